@@ -1,0 +1,317 @@
+//! Characters: people of a book, created by hand or (later) detected, with
+//! aliases and a free-form personality profile.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::aggregate::eventually_aggregate;
+use crate::document::DocumentState;
+use crate::{
+    Actor, AggregateType, CharacterId, DocumentId, DomainAggregate, DomainError, DomainEvent,
+    UserId, rules,
+};
+
+const KIND: AggregateType = AggregateType::Character;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum CharacterCommand {
+    Create(CreateCharacter),
+    Rename {
+        actor: Actor,
+        name: String,
+    },
+    UpdateProfile {
+        actor: Actor,
+        personality_profile: Value,
+    },
+    AddAlias {
+        actor: Actor,
+        alias: String,
+    },
+    Delete {
+        actor: Actor,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateCharacter {
+    pub actor: Actor,
+    pub owner: UserId,
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub personality_profile: Value,
+    pub source_document: Option<DocumentId>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum CharacterEvent {
+    #[serde(rename = "studio.character.created.v1")]
+    Created(CharacterCreated),
+    #[serde(rename = "studio.character.renamed.v1")]
+    Renamed(CharacterRenamed),
+    #[serde(rename = "studio.character.profile_updated.v1")]
+    ProfileUpdated(CharacterProfileUpdated),
+    #[serde(rename = "studio.character.alias_added.v1")]
+    AliasAdded(CharacterAliasAdded),
+    #[serde(rename = "studio.character.deleted.v1")]
+    Deleted(CharacterDeleted),
+}
+
+impl DomainEvent for CharacterEvent {
+    const TYPES: &'static [&'static str] = &[
+        "studio.character.created.v1",
+        "studio.character.renamed.v1",
+        "studio.character.profile_updated.v1",
+        "studio.character.alias_added.v1",
+        "studio.character.deleted.v1",
+    ];
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CharacterCreated {
+    pub owner: UserId,
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub personality_profile: Value,
+    pub source_document_id: Option<DocumentId>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CharacterRenamed {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CharacterProfileUpdated {
+    pub personality_profile: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CharacterAliasAdded {
+    pub alias: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CharacterDeleted {}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum CharacterState {
+    #[default]
+    Absent,
+    Active(Character),
+    Deleted(Character),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Character {
+    pub owner: UserId,
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub personality_profile: Value,
+    pub source_document_id: Option<DocumentId>,
+}
+
+impl Character {
+    fn knows_alias(&self, alias: &str) -> bool {
+        rules::same_alias(&self.name, alias)
+            || self.aliases.iter().any(|a| rules::same_alias(a, alias))
+    }
+}
+
+impl CharacterState {
+    pub fn accessible(&self, actor: &Actor) -> Result<&Character, DomainError> {
+        match self {
+            Self::Active(c) if actor.may_access(c.owner) => Ok(c),
+            Self::Deleted(c) if actor.may_access(c.owner) => Err(DomainError::Deleted(KIND)),
+            _ => Err(DomainError::NotFound(KIND)),
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Absent => "absent",
+            Self::Active(_) => "active",
+            Self::Deleted(_) => "deleted",
+        }
+    }
+}
+
+/// A character may name a source document only if the actor can see that
+/// document and it is not deleted. The shell loads the document and asks.
+pub fn check_source_document(actor: &Actor, document: &DocumentState) -> Result<(), DomainError> {
+    document.accessible(actor).map(|_| ())
+}
+
+fn writable<'a>(state: &'a CharacterState, actor: &Actor) -> Result<&'a Character, DomainError> {
+    let character = state.accessible(actor)?;
+    if actor.may_write() {
+        Ok(character)
+    } else {
+        Err(DomainError::Forbidden("viewers cannot change characters"))
+    }
+}
+
+fn new_aliases(name: &str, raw: &[String]) -> Result<Vec<String>, DomainError> {
+    if raw.len() > rules::MAX_ALIASES {
+        return Err(DomainError::invalid(
+            "aliases",
+            format!("at most {} aliases", rules::MAX_ALIASES),
+        ));
+    }
+    let mut aliases: Vec<String> = Vec::with_capacity(raw.len());
+    for alias in raw {
+        let alias = rules::alias(alias)?;
+        if rules::same_alias(name, &alias) || aliases.iter().any(|a| rules::same_alias(a, &alias)) {
+            return Err(DomainError::DuplicateAlias(alias));
+        }
+        aliases.push(alias);
+    }
+    Ok(aliases)
+}
+
+pub fn decide(
+    state: &CharacterState,
+    command: CharacterCommand,
+) -> Result<Vec<CharacterEvent>, DomainError> {
+    match command {
+        CharacterCommand::Create(create) => {
+            if *state != CharacterState::Absent {
+                return Err(DomainError::AlreadyExists(KIND));
+            }
+            if !create.actor.may_write() {
+                return Err(DomainError::Forbidden("viewers cannot create characters"));
+            }
+            if !create.actor.may_access(create.owner) {
+                return Err(DomainError::Forbidden(
+                    "only admins create characters on behalf of others",
+                ));
+            }
+            let name = rules::name(&create.name)?;
+            let aliases = new_aliases(&name, &create.aliases)?;
+            rules::profile(&create.personality_profile)?;
+            Ok(vec![CharacterEvent::Created(CharacterCreated {
+                owner: create.owner,
+                name,
+                aliases,
+                personality_profile: create.personality_profile,
+                source_document_id: create.source_document,
+                created_at: create.at,
+            })])
+        }
+        CharacterCommand::Rename { actor, name } => {
+            let character = writable(state, &actor)?;
+            let name = rules::name(&name)?;
+            if name == character.name {
+                return Ok(vec![]);
+            }
+            Ok(vec![CharacterEvent::Renamed(CharacterRenamed { name })])
+        }
+        CharacterCommand::UpdateProfile {
+            actor,
+            personality_profile,
+        } => {
+            let character = writable(state, &actor)?;
+            rules::profile(&personality_profile)?;
+            if personality_profile == character.personality_profile {
+                return Ok(vec![]);
+            }
+            Ok(vec![CharacterEvent::ProfileUpdated(
+                CharacterProfileUpdated {
+                    personality_profile,
+                },
+            )])
+        }
+        CharacterCommand::AddAlias { actor, alias } => {
+            let character = writable(state, &actor)?;
+            let alias = rules::alias(&alias)?;
+            if character.knows_alias(&alias) {
+                return Err(DomainError::DuplicateAlias(alias));
+            }
+            if character.aliases.len() >= rules::MAX_ALIASES {
+                return Err(DomainError::invalid(
+                    "aliases",
+                    format!("at most {} aliases", rules::MAX_ALIASES),
+                ));
+            }
+            Ok(vec![CharacterEvent::AliasAdded(CharacterAliasAdded {
+                alias,
+            })])
+        }
+        CharacterCommand::Delete { actor } => {
+            writable(state, &actor)?;
+            Ok(vec![CharacterEvent::Deleted(CharacterDeleted {})])
+        }
+    }
+}
+
+pub fn evolve(state: CharacterState, event: CharacterEvent) -> Result<CharacterState, DomainError> {
+    match (state, event) {
+        (CharacterState::Absent, CharacterEvent::Created(e)) => {
+            Ok(CharacterState::Active(Character {
+                owner: e.owner,
+                name: e.name,
+                aliases: e.aliases,
+                personality_profile: e.personality_profile,
+                source_document_id: e.source_document_id,
+            }))
+        }
+        (CharacterState::Active(c), CharacterEvent::Renamed(e)) => {
+            Ok(CharacterState::Active(Character { name: e.name, ..c }))
+        }
+        (CharacterState::Active(c), CharacterEvent::ProfileUpdated(e)) => {
+            Ok(CharacterState::Active(Character {
+                personality_profile: e.personality_profile,
+                ..c
+            }))
+        }
+        (CharacterState::Active(mut c), CharacterEvent::AliasAdded(e)) => {
+            c.aliases.push(e.alias);
+            Ok(CharacterState::Active(c))
+        }
+        (CharacterState::Active(c), CharacterEvent::Deleted(_)) => Ok(CharacterState::Deleted(c)),
+        (state, event) => Err(DomainError::CorruptHistory(format!(
+            "{} does not apply to a character in state {}",
+            event.event_type(),
+            state.label()
+        ))),
+    }
+}
+
+/// The character aggregate.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CharacterAggregate;
+
+eventually_aggregate!(
+    CharacterAggregate,
+    id = CharacterId,
+    state = CharacterState,
+    command = CharacterCommand,
+    event = CharacterEvent
+);
+
+impl DomainAggregate for CharacterAggregate {
+    const TYPE: AggregateType = KIND;
+
+    fn decide(
+        state: &CharacterState,
+        command: CharacterCommand,
+    ) -> Result<Vec<CharacterEvent>, DomainError> {
+        decide(state, command)
+    }
+
+    fn owner(_id: &CharacterId, state: &CharacterState) -> Option<UserId> {
+        match state {
+            CharacterState::Absent => None,
+            CharacterState::Active(c) | CharacterState::Deleted(c) => Some(c.owner),
+        }
+    }
+}
