@@ -1,0 +1,564 @@
+//! The embedded event log: one SQLite file in WAL mode.
+//!
+//! All appends go through one writer task that commits whatever appends are
+//! waiting as one transaction (group commit), each in its own savepoint so
+//! one refused append never affects another. Readers use a separate pool and
+//! learn of new events from a watch channel of partition end offsets, so
+//! tailing never polls.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Acquire, Connection, Row, SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+use crate::envelope::GENESIS_HASH;
+use crate::{
+    AppendOutcome, AppendRequest, EventEnvelope, EventLog, LogCursor, LogError, Position,
+    StoredEvent, partition_for,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/event-log/sqlite");
+
+/// How many waiting appends one transaction takes at most.
+const MAX_GROUP: usize = 512;
+const WRITE_QUEUE: usize = 4096;
+
+#[derive(Clone, Debug)]
+pub struct SqliteLogOptions {
+    /// Partitions of a new log; an existing log keeps its own and refuses a
+    /// different number.
+    pub partitions: u32,
+    /// `synchronous=FULL`: every commit is on disk before it is
+    /// acknowledged. `NORMAL` may lose the last commits on power loss
+    /// (never on a process crash) and is faster.
+    pub fsync_each_commit: bool,
+}
+
+impl Default for SqliteLogOptions {
+    fn default() -> Self {
+        Self {
+            partitions: 8,
+            fsync_each_commit: true,
+        }
+    }
+}
+
+type Ends = Arc<Vec<u64>>;
+
+struct WriteJob {
+    request: AppendRequest,
+    reply: oneshot::Sender<Result<AppendOutcome, LogError>>,
+}
+
+pub struct SqliteEventLog {
+    pool: SqlitePool,
+    writer: mpsc::Sender<WriteJob>,
+    ends: watch::Receiver<Ends>,
+    partitions: u32,
+}
+
+impl SqliteEventLog {
+    pub async fn open(path: &Path, options: SqliteLogOptions) -> Result<Self, LogError> {
+        if options.partitions == 0 || options.partitions > 1024 {
+            return Err(LogError::InvalidAppend(format!(
+                "a log needs 1 to 1024 partitions, not {}",
+                options.partitions
+            )));
+        }
+        let connect = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if options.fsync_each_commit {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+
+        let mut writer_conn = SqliteConnection::connect_with(&connect).await?;
+        MIGRATOR
+            .run(&mut writer_conn)
+            .await
+            .map_err(|e| LogError::Corrupt(format!("event log schema: {e}")))?;
+        let partitions = settle_partitions(&mut writer_conn, options.partitions).await?;
+        let ends = load_ends(&mut writer_conn, partitions).await?;
+
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(connect.read_only(true))
+            .await?;
+
+        let (ends_tx, ends_rx) = watch::channel(Arc::new(ends));
+        let (writer, jobs) = mpsc::channel(WRITE_QUEUE);
+        tokio::spawn(write_loop(writer_conn, jobs, ends_tx, partitions));
+
+        Ok(Self {
+            pool,
+            writer,
+            ends: ends_rx,
+            partitions,
+        })
+    }
+}
+
+async fn settle_partitions(conn: &mut SqliteConnection, wanted: u32) -> Result<u32, LogError> {
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT value FROM log_meta WHERE key = 'partitions'")
+            .fetch_optional(&mut *conn)
+            .await?;
+    match stored {
+        Some(text) => {
+            let stored: u32 = text
+                .parse()
+                .map_err(|_| LogError::Corrupt(format!("partition count {text:?}")))?;
+            if stored != wanted {
+                tracing::warn!(
+                    stored,
+                    configured = wanted,
+                    "the event log keeps the partition count it was created with"
+                );
+            }
+            Ok(stored)
+        }
+        None => {
+            sqlx::query("INSERT INTO log_meta (key, value) VALUES ('partitions', $1)")
+                .bind(wanted.to_string())
+                .execute(&mut *conn)
+                .await?;
+            Ok(wanted)
+        }
+    }
+}
+
+async fn load_ends(conn: &mut SqliteConnection, partitions: u32) -> Result<Vec<u64>, LogError> {
+    let mut ends = vec![0u64; partitions as usize];
+    let rows = sqlx::query(
+        r#"SELECT partition, MAX("offset") + 1 AS next FROM events GROUP BY partition"#,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in rows {
+        let partition: i64 = row.try_get("partition")?;
+        let next: i64 = row.try_get("next")?;
+        let slot = usize::try_from(partition)
+            .ok()
+            .and_then(|p| ends.get_mut(p))
+            .ok_or_else(|| LogError::Corrupt(format!("event in partition {partition}")))?;
+        *slot = u64::try_from(next).map_err(|_| LogError::Corrupt("negative offset".into()))?;
+    }
+    Ok(ends)
+}
+
+async fn write_loop(
+    mut conn: SqliteConnection,
+    mut jobs: mpsc::Receiver<WriteJob>,
+    ends_tx: watch::Sender<Ends>,
+    partitions: u32,
+) {
+    while let Some(first) = jobs.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut ends = ends_tx.borrow().as_ref().clone();
+        match commit_group(&mut conn, &mut ends, partitions, &group).await {
+            Ok(results) => {
+                ends_tx.send_replace(Arc::new(ends));
+                for (job, result) in group.into_iter().zip(results) {
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "event log commit failed");
+                let message = err.to_string();
+                for job in group {
+                    let _ = job.reply.send(Err(LogError::Unavailable(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// One transaction for the whole group; each append in a savepoint. The
+/// outer error means nothing of the group was committed.
+async fn commit_group(
+    conn: &mut SqliteConnection,
+    ends: &mut [u64],
+    partitions: u32,
+    group: &[WriteJob],
+) -> Result<Vec<Result<AppendOutcome, LogError>>, LogError> {
+    let mut tx = Connection::begin(conn).await?;
+    let mut results = Vec::with_capacity(group.len());
+    for job in group {
+        let mut savepoint = Acquire::begin(&mut *tx).await?;
+        let mut working = ends.to_vec();
+        match append_one(&mut savepoint, &mut working, partitions, &job.request).await {
+            Ok(outcome) => {
+                savepoint.commit().await?;
+                ends.copy_from_slice(&working);
+                results.push(Ok(outcome));
+            }
+            Err(err) => {
+                savepoint.rollback().await?;
+                results.push(Err(err));
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+async fn append_one(
+    conn: &mut SqliteConnection,
+    ends: &mut [u64],
+    partitions: u32,
+    request: &AppendRequest,
+) -> Result<AppendOutcome, LogError> {
+    if let Some(outcome) = find_outcome(&mut *conn, request.command_id).await? {
+        if outcome.aggregate_id != request.aggregate_id {
+            return Err(LogError::CommandIdReused(request.command_id));
+        }
+        return Ok(outcome);
+    }
+    if request.events.is_empty() {
+        return Err(LogError::InvalidAppend(
+            "an append needs at least one event".into(),
+        ));
+    }
+    let aggregate_id = request.aggregate_id.to_string();
+    let head = sqlx::query(
+        "SELECT aggregate_type, version, head_hash FROM streams WHERE aggregate_id = $1",
+    )
+    .bind(&aggregate_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (stream_type, version, head_hash) = match head {
+        Some(row) => (
+            Some(row.try_get::<String, _>("aggregate_type")?),
+            u64::try_from(row.try_get::<i64, _>("version")?)
+                .map_err(|_| LogError::Corrupt("negative version".into()))?,
+            row.try_get::<String, _>("head_hash")?,
+        ),
+        None => (None, 0, GENESIS_HASH.to_owned()),
+    };
+    if version != request.expected_version {
+        return Err(LogError::Conflict {
+            aggregate_id: request.aggregate_id,
+            expected: request.expected_version,
+            actual: version,
+        });
+    }
+    let aggregate_type = check_chain(request, stream_type.as_deref(), version, &head_hash)?;
+
+    let partition = partition_for(aggregate_id.as_bytes(), partitions);
+    let slot = ends
+        .get_mut(partition as usize)
+        .ok_or_else(|| LogError::Corrupt(format!("no partition {partition}")))?;
+    let mut positions = Vec::with_capacity(request.events.len());
+    for event in &request.events {
+        let offset = *slot;
+        sqlx::query(
+            r#"INSERT INTO events (partition, "offset", aggregate_id, aggregate_type, sequence,
+                 event_id, event_type, command_id, actor, tenant, time, envelope)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"#,
+        )
+        .bind(i64::from(partition))
+        .bind(to_i64(offset)?)
+        .bind(&aggregate_id)
+        .bind(&event.aggregatetype)
+        .bind(to_i64(event.aggregatesequence)?)
+        .bind(event.id.to_string())
+        .bind(&event.event_type)
+        .bind(event.commandid.to_string())
+        .bind(&event.actor)
+        .bind(event.tenant.to_string())
+        .bind(
+            event
+                .time
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        )
+        .bind(event.to_json())
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                LogError::InvalidAppend(format!("event id {} is already in the log", event.id))
+            }
+            _ => LogError::Storage(e),
+        })?;
+        positions.push(Position { partition, offset });
+        *slot += 1;
+    }
+    let last = request
+        .events
+        .last()
+        .map(|e| (e.aggregatesequence, e.hash.clone()));
+    let (new_version, new_hash) = last.unwrap_or((version, head_hash));
+    sqlx::query(
+        "INSERT INTO streams (aggregate_id, aggregate_type, version, head_hash) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (aggregate_id) DO UPDATE SET version = excluded.version, head_hash = excluded.head_hash",
+    )
+    .bind(&aggregate_id)
+    .bind(aggregate_type)
+    .bind(to_i64(new_version)?)
+    .bind(&new_hash)
+    .execute(&mut *conn)
+    .await?;
+    let positions_json = serde_json::to_string(&positions)
+        .map_err(|e| LogError::Corrupt(format!("positions: {e}")))?;
+    sqlx::query("INSERT INTO commands (command_id, aggregate_id, version, positions) VALUES ($1, $2, $3, $4)")
+        .bind(request.command_id.to_string())
+        .bind(&aggregate_id)
+        .bind(to_i64(new_version)?)
+        .bind(positions_json)
+        .execute(&mut *conn)
+        .await?;
+    Ok(AppendOutcome {
+        command_id: request.command_id,
+        aggregate_id: request.aggregate_id,
+        positions,
+        version: new_version,
+        duplicate: false,
+    })
+}
+
+/// The events must continue the stream exactly: same subject, command and
+/// aggregate type, the next sequences, each chained to the one before with
+/// a correct hash. Returns the aggregate type.
+fn check_chain<'a>(
+    request: &'a AppendRequest,
+    stream_type: Option<&str>,
+    version: u64,
+    head_hash: &str,
+) -> Result<&'a str, LogError> {
+    let refuse = |what: String| Err(LogError::InvalidAppend(what));
+    let aggregate_type = request
+        .events
+        .first()
+        .map(|e| e.aggregatetype.as_str())
+        .unwrap_or_default();
+    if stream_type.is_some_and(|t| t != aggregate_type) {
+        return refuse(format!(
+            "stream {} holds {} events, not {aggregate_type}",
+            request.aggregate_id,
+            stream_type.unwrap_or_default()
+        ));
+    }
+    let mut prev = head_hash;
+    for (event, sequence) in request.events.iter().zip(version + 1..) {
+        if event.subject != request.aggregate_id {
+            return refuse(format!(
+                "event {} is about {}, not {}",
+                event.id, event.subject, request.aggregate_id
+            ));
+        }
+        if event.aggregatetype != aggregate_type {
+            return refuse(format!("event {} mixes aggregate types", event.id));
+        }
+        if event.commandid != request.command_id {
+            return refuse(format!(
+                "event {} belongs to command {}",
+                event.id, event.commandid
+            ));
+        }
+        if event.aggregatesequence != sequence {
+            return refuse(format!(
+                "event {} has sequence {}, the stream expects {sequence}",
+                event.id, event.aggregatesequence
+            ));
+        }
+        if event.prevhash != prev {
+            return refuse(format!(
+                "event {} does not chain to the stream head",
+                event.id
+            ));
+        }
+        if event.hash != event.computed_hash() {
+            return refuse(format!("event {} carries a wrong hash", event.id));
+        }
+        prev = &event.hash;
+    }
+    Ok(aggregate_type)
+}
+
+fn to_i64(n: u64) -> Result<i64, LogError> {
+    i64::try_from(n).map_err(|_| LogError::InvalidAppend(format!("{n} is out of range")))
+}
+
+fn to_u64(n: i64) -> Result<u64, LogError> {
+    u64::try_from(n).map_err(|_| LogError::Corrupt(format!("negative number {n}")))
+}
+
+async fn find_outcome(
+    conn: &mut SqliteConnection,
+    command_id: Uuid,
+) -> Result<Option<AppendOutcome>, LogError> {
+    let row =
+        sqlx::query("SELECT aggregate_id, version, positions FROM commands WHERE command_id = $1")
+            .bind(command_id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    row.map(|row| {
+        let aggregate_id: String = row.try_get("aggregate_id")?;
+        let positions: String = row.try_get("positions")?;
+        Ok(AppendOutcome {
+            command_id,
+            aggregate_id: Uuid::from_str(&aggregate_id)
+                .map_err(|e| LogError::Corrupt(format!("aggregate id: {e}")))?,
+            positions: serde_json::from_str(&positions)
+                .map_err(|e| LogError::Corrupt(format!("positions: {e}")))?,
+            version: to_u64(row.try_get("version")?)?,
+            duplicate: true,
+        })
+    })
+    .transpose()
+}
+
+fn stored_event(row: &sqlx::sqlite::SqliteRow) -> Result<StoredEvent, LogError> {
+    let partition: i64 = row.try_get("partition")?;
+    let offset: i64 = row.try_get("offset")?;
+    let text: String = row.try_get("envelope")?;
+    let envelope: EventEnvelope = serde_json::from_str(&text)
+        .map_err(|e| LogError::Corrupt(format!("event at {partition}:{offset}: {e}")))?;
+    Ok(StoredEvent {
+        position: Position {
+            partition: u32::try_from(partition)
+                .map_err(|_| LogError::Corrupt(format!("partition {partition}")))?,
+            offset: to_u64(offset)?,
+        },
+        envelope,
+    })
+}
+
+#[async_trait]
+impl EventLog for SqliteEventLog {
+    fn partitions(&self) -> u32 {
+        self.partitions
+    }
+
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, LogError> {
+        let (reply, outcome) = oneshot::channel();
+        self.writer
+            .send(WriteJob { request, reply })
+            .await
+            .map_err(|_| LogError::Unavailable("the log writer has stopped".into()))?;
+        outcome
+            .await
+            .map_err(|_| LogError::Unavailable("the log writer has stopped".into()))?
+    }
+
+    async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, LogError> {
+        let mut conn = self.pool.acquire().await?;
+        find_outcome(&mut conn, command_id).await
+    }
+
+    async fn read_stream(&self, aggregate_id: Uuid) -> Result<Vec<StoredEvent>, LogError> {
+        let rows = sqlx::query(
+            r#"SELECT partition, "offset", envelope FROM events WHERE aggregate_id = $1 ORDER BY sequence"#,
+        )
+        .bind(aggregate_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored_event).collect()
+    }
+
+    async fn end_offsets(&self) -> Result<BTreeMap<u32, u64>, LogError> {
+        Ok(self
+            .ends
+            .borrow()
+            .iter()
+            .copied()
+            .zip(0..)
+            .map(|(end, p)| (p, end))
+            .collect())
+    }
+
+    async fn cursor(&self, from: BTreeMap<u32, u64>) -> Result<Box<dyn LogCursor>, LogError> {
+        let next = (0..self.partitions)
+            .map(|p| (p, from.get(&p).copied().unwrap_or(0)))
+            .collect();
+        Ok(Box::new(SqliteCursor {
+            pool: self.pool.clone(),
+            ends: self.ends.clone(),
+            next,
+        }))
+    }
+}
+
+struct SqliteCursor {
+    pool: SqlitePool,
+    ends: watch::Receiver<Ends>,
+    next: BTreeMap<u32, u64>,
+}
+
+impl SqliteCursor {
+    fn behind(&self, ends: &[u64]) -> Vec<u32> {
+        self.next
+            .iter()
+            .filter(|&(&p, &next)| ends.get(p as usize).is_some_and(|&end| end > next))
+            .map(|(&p, _)| p)
+            .collect()
+    }
+
+    async fn read(&mut self, partitions: &[u32], max: usize) -> Result<Vec<StoredEvent>, LogError> {
+        let share = max.div_ceil(partitions.len()).max(1);
+        let mut batch = Vec::new();
+        for &partition in partitions {
+            let from = self.next.get(&partition).copied().unwrap_or(0);
+            let rows = sqlx::query(
+                r#"SELECT partition, "offset", envelope FROM events
+                   WHERE partition = $1 AND "offset" >= $2 ORDER BY "offset" LIMIT $3"#,
+            )
+            .bind(i64::from(partition))
+            .bind(to_i64(from)?)
+            .bind(to_i64(share as u64)?)
+            .fetch_all(&self.pool)
+            .await?;
+            for row in &rows {
+                let event = stored_event(row)?;
+                self.next.insert(partition, event.position.offset + 1);
+                batch.push(event);
+            }
+        }
+        Ok(batch)
+    }
+}
+
+#[async_trait]
+impl LogCursor for SqliteCursor {
+    async fn next_batch(
+        &mut self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<StoredEvent>, LogError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let ends = self.ends.borrow_and_update().clone();
+            let behind = self.behind(&ends);
+            if !behind.is_empty() {
+                return self.read(&behind, max.max(1)).await;
+            }
+            match tokio::time::timeout_at(deadline, self.ends.changed()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => return Err(LogError::Unavailable("the event log was closed".into())),
+                Err(_) => return Ok(Vec::new()),
+            }
+        }
+    }
+
+    fn next_offsets(&self) -> BTreeMap<u32, u64> {
+        self.next.clone()
+    }
+}
