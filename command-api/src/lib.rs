@@ -1,1 +1,9 @@
+//! The write side. [`CommandService`] is the application layer of every
+//! command: load the aggregate from the log, decide, append with the
+//! expected version, retry a lost race. [`http`] turns REST requests into
+//! commands for it.
 
+pub mod http;
+mod service;
+
+pub use service::{CommandError, CommandMeta, CommandService, Executed, Loaded};

@@ -8,6 +8,7 @@
 
 mod access;
 mod aggregate;
+mod any_event;
 pub mod character;
 pub mod document;
 mod error;
@@ -18,6 +19,7 @@ pub mod user;
 
 pub use access::{Actor, Role};
 pub use aggregate::{DomainAggregate, Versioned, decide_all, fold};
+pub use any_event::AnyEvent;
 pub use error::DomainError;
 pub use event::{DomainEvent, EncodedEvent, EventDecodeError};
 pub use ids::{CharacterId, DocumentId, UserId};

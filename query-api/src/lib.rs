@@ -1,1 +1,45 @@
+//! The query side. It reads only from read models: GraphQL queries and
+//! subscriptions at `/graphql`, and the REST reads of `/api/v1`. Every
+//! answer is filtered by the caller; a query may carry a read-your-writes
+//! position token and is then answered only once the read model has
+//! reached it.
 
+mod consistency;
+pub mod graphql;
+pub mod rest;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use studio_auth::{Principal, Tokens};
+use studio_blob_store::BlobStore;
+use studio_projections::{ProgressFeed, ReadModel, Viewer};
+
+pub use consistency::POSITION_HEADER;
+
+/// Everything the query side needs.
+#[derive(Clone)]
+pub struct QueryApi {
+    pub read: Arc<dyn ReadModel>,
+    pub progress: Arc<dyn ProgressFeed>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub tokens: Tokens,
+    /// How long a query waits for the read model to reach its position.
+    pub consistency_wait: Duration,
+    /// Largest raw text `GET /documents/{id}/text` serves.
+    pub text_limit: u64,
+}
+
+impl FromRef<QueryApi> for Tokens {
+    fn from_ref(api: &QueryApi) -> Tokens {
+        api.tokens.clone()
+    }
+}
+
+pub(crate) fn viewer(principal: &Principal) -> Viewer {
+    Viewer {
+        user_id: principal.user_id.into(),
+        admin: principal.is_admin(),
+    }
+}

@@ -66,19 +66,32 @@ mod tests {
     #[tokio::test]
     async fn hashes_verify_and_differ_per_salt() {
         let passwords = Passwords;
-        let a = passwords.hash("correct horse".into()).await.unwrap_or_default();
-        let b = passwords.hash("correct horse".into()).await.unwrap_or_default();
+        let a = passwords
+            .hash("correct horse".into())
+            .await
+            .unwrap_or_default();
+        let b = passwords
+            .hash("correct horse".into())
+            .await
+            .unwrap_or_default();
         assert!(a.starts_with("$argon2id$"));
         assert_ne!(a, b);
         assert!(passwords.verify("correct horse".into(), a.clone()).await);
         assert!(!passwords.verify("wrong horse".into(), a).await);
-        assert!(!passwords.verify("anything".into(), "not a hash".into()).await);
+        assert!(
+            !passwords
+                .verify("anything".into(), "not a hash".into())
+                .await
+        );
     }
 
     #[tokio::test]
     async fn policy() {
         let passwords = Passwords;
-        assert_eq!(passwords.hash("short".into()).await, Err(PasswordError::TooShort));
+        assert_eq!(
+            passwords.hash("short".into()).await,
+            Err(PasswordError::TooShort)
+        );
         assert_eq!(
             passwords.hash("x".repeat(MAX_PASSWORD_BYTES + 1)).await,
             Err(PasswordError::TooLong)

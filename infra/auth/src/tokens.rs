@@ -91,12 +91,13 @@ impl Tokens {
         if token.len() > 8192 {
             return Err(TokenError::Invalid);
         }
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
-            match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            }
-        })?;
+        let data =
+            decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+                match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid,
+                }
+            })?;
         let user_id = data
             .claims
             .sub
@@ -142,7 +143,10 @@ mod tests {
 
     #[test]
     fn weak_secrets_are_refused() {
-        assert!(matches!(Tokens::new(b"short", 60), Err(TokenError::WeakSecret)));
+        assert!(matches!(
+            Tokens::new(b"short", 60),
+            Err(TokenError::WeakSecret)
+        ));
     }
 
     #[test]

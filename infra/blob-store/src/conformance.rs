@@ -8,13 +8,16 @@ use crate::{BlobError, BlobRef, BlobStore, ByteStream};
 
 type Check = Result<(), String>;
 
-fn chunks(parts: Vec<&'static [u8]>) -> ByteStream {
+fn chunks(parts: Vec<&'static [u8]>) -> ByteStream<'static> {
     futures::stream::iter(parts.into_iter().map(|p| Ok(Bytes::from_static(p)))).boxed()
 }
 
 pub async fn stores_by_content(store: &dyn BlobStore) -> Check {
     let stored = store
-        .put(chunks(vec![b"It is a truth ", b"universally acknowledged"]), 1024)
+        .put(
+            chunks(vec![b"It is a truth ", b"universally acknowledged"]),
+            1024,
+        )
         .await
         .map_err(|e| e.to_string())?;
     let expected = hex::encode(Sha256::digest(b"It is a truth universally acknowledged"));
@@ -22,17 +25,27 @@ pub async fn stores_by_content(store: &dyn BlobStore) -> Check {
         return Err(format!("stored as {stored:?}"));
     }
     let again = store
-        .put(chunks(vec![b"It is a truth universally acknowledged"]), 1024)
+        .put(
+            chunks(vec![b"It is a truth universally acknowledged"]),
+            1024,
+        )
         .await
         .map_err(|e| e.to_string())?;
     if again != stored {
         return Err("the same content got another address".into());
     }
-    let bytes = store.get(&stored.blob_ref, 1024).await.map_err(|e| e.to_string())?;
+    let bytes = store
+        .get(&stored.blob_ref, 1024)
+        .await
+        .map_err(|e| e.to_string())?;
     if bytes.as_ref() != b"It is a truth universally acknowledged" {
         return Err("read back different bytes".into());
     }
-    if !store.exists(&stored.blob_ref).await.map_err(|e| e.to_string())? {
+    if !store
+        .exists(&stored.blob_ref)
+        .await
+        .map_err(|e| e.to_string())?
+    {
         return Err("a stored blob does not exist".into());
     }
     match store.get(&stored.blob_ref, 10).await {
@@ -51,7 +64,7 @@ pub async fn refuses_oversize_and_failed_uploads(store: &dyn BlobStore) -> Check
     if store.exists(&oversize).await.map_err(|e| e.to_string())? {
         return Err("an oversize upload was kept".into());
     }
-    let broken: ByteStream = futures::stream::iter(vec![
+    let broken: ByteStream<'static> = futures::stream::iter(vec![
         Ok(Bytes::from_static(b"partial")),
         Err(std::io::Error::other("connection reset")),
     ])
@@ -60,8 +73,8 @@ pub async fn refuses_oversize_and_failed_uploads(store: &dyn BlobStore) -> Check
         Err(BlobError::Source(_)) => {}
         other => return Err(format!("a broken upload gave {other:?}")),
     }
-    let partial = BlobRef::for_sha256(&hex::encode(Sha256::digest(b"partial")))
-        .map_err(|e| e.to_string())?;
+    let partial =
+        BlobRef::for_sha256(&hex::encode(Sha256::digest(b"partial"))).map_err(|e| e.to_string())?;
     if store.exists(&partial).await.map_err(|e| e.to_string())? {
         return Err("a broken upload left a blob".into());
     }

@@ -17,7 +17,11 @@ pub struct BlobRef(String);
 
 impl BlobRef {
     pub fn for_sha256(hex: &str) -> Result<Self, BlobError> {
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(Self(format!("sha256/{hex}")))
         } else {
             Err(BlobError::BadReference(hex.chars().take(80).collect()))
@@ -67,14 +71,14 @@ pub enum BlobError {
     Storage(#[from] std::io::Error),
 }
 
-pub type ByteStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
+pub type ByteStream<'a> = BoxStream<'a, Result<Bytes, std::io::Error>>;
 
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
     /// Stores the stream, hashing as it goes, and refuses (storing nothing)
     /// once more than `limit` bytes arrive. Once this returns, the blob is
     /// durable: an event may refer to it.
-    async fn put(&self, content: ByteStream, limit: u64) -> Result<StoredBlob, BlobError>;
+    async fn put(&self, content: ByteStream<'_>, limit: u64) -> Result<StoredBlob, BlobError>;
 
     /// The whole blob, refused when it is larger than `limit`.
     async fn get(&self, blob: &BlobRef, limit: u64) -> Result<Bytes, BlobError>;

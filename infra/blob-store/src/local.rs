@@ -33,7 +33,7 @@ impl LocalBlobStore {
 
 #[async_trait]
 impl BlobStore for LocalBlobStore {
-    async fn put(&self, mut content: ByteStream, limit: u64) -> Result<StoredBlob, BlobError> {
+    async fn put(&self, mut content: ByteStream<'_>, limit: u64) -> Result<StoredBlob, BlobError> {
         let temp = self.root.join("tmp").join(uuid::Uuid::new_v4().to_string());
         let result = async {
             let mut file = fs::File::create(&temp).await?;

@@ -1,0 +1,310 @@
+//! What the query side asks. Every query takes the viewer and filters by
+//! owner in SQL: another tenant's rows never leave the database.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+use uuid::Uuid;
+
+use async_trait::async_trait;
+
+use super::{PROJECTION_NAME, SqliteRelational};
+use crate::{
+    CharacterView, DocumentView, EventView, FeedCursor, Keyset, Page, PageRequest, ProjectionError,
+    ReadModel, UserView, Viewer,
+};
+
+fn uuid(row: &SqliteRow, column: &str) -> Result<Uuid, ProjectionError> {
+    let text: String = row.try_get(column)?;
+    Uuid::from_str(&text).map_err(|e| ProjectionError::Corrupt(format!("{column} {text:?}: {e}")))
+}
+
+fn count(row: &SqliteRow, column: &str) -> Result<u64, ProjectionError> {
+    let n: i64 = row.try_get(column)?;
+    u64::try_from(n).map_err(|_| ProjectionError::Corrupt(format!("{column} is negative")))
+}
+
+fn json(row: &SqliteRow, column: &str) -> Result<serde_json::Value, ProjectionError> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| ProjectionError::Corrupt(format!("{column}: {e}")))
+}
+
+fn limit(page: &PageRequest) -> i64 {
+    i64::try_from(page.first + 1).unwrap_or(i64::MAX)
+}
+
+fn paginate<T>(
+    rows: Vec<SqliteRow>,
+    page: &PageRequest,
+    key_column: &str,
+    id_column: &str,
+    view: impl Fn(&SqliteRow) -> Result<T, ProjectionError>,
+) -> Result<Page<T>, ProjectionError> {
+    let has_next = rows.len() > page.first;
+    let items = rows
+        .iter()
+        .take(page.first)
+        .map(|row| {
+            let keyset = Keyset {
+                key: row.try_get(key_column)?,
+                id: row.try_get(id_column)?,
+            };
+            Ok((keyset, view(row)?))
+        })
+        .collect::<Result<_, ProjectionError>>()?;
+    Ok(Page { items, has_next })
+}
+
+pub(super) async fn checkpoints(pool: &SqlitePool) -> Result<BTreeMap<u32, u64>, ProjectionError> {
+    let rows = sqlx::query("SELECT partition, next_offset FROM checkpoints WHERE projection = $1")
+        .bind(PROJECTION_NAME)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let partition: i64 = row.try_get("partition")?;
+            let partition = u32::try_from(partition)
+                .map_err(|_| ProjectionError::Corrupt(format!("partition {partition}")))?;
+            Ok((partition, count(row, "next_offset")?))
+        })
+        .collect()
+}
+
+fn document_view(row: &SqliteRow) -> Result<DocumentView, ProjectionError> {
+    Ok(DocumentView {
+        document_id: uuid(row, "document_id")?,
+        owner_id: uuid(row, "owner_id")?,
+        title: row.try_get("title")?,
+        original_filename: row.try_get("original_filename")?,
+        media_type: row.try_get("media_type")?,
+        size_bytes: count(row, "size_bytes")?,
+        sha256: row.try_get("sha256")?,
+        blob_ref: row.try_get("blob_ref")?,
+        uploaded_at: row.try_get("uploaded_at")?,
+        updated_at: row.try_get("updated_at")?,
+        version: count(row, "version")?,
+    })
+}
+
+fn character_view(row: &SqliteRow) -> Result<CharacterView, ProjectionError> {
+    let source: Option<String> = row.try_get("source_document_id")?;
+    Ok(CharacterView {
+        character_id: uuid(row, "character_id")?,
+        owner_id: uuid(row, "owner_id")?,
+        name: row.try_get("name")?,
+        aliases: serde_json::from_value(json(row, "aliases")?)
+            .map_err(|e| ProjectionError::Corrupt(format!("aliases: {e}")))?,
+        personality_profile: json(row, "personality_profile")?,
+        source_document_id: source
+            .map(|s| Uuid::from_str(&s))
+            .transpose()
+            .map_err(|e| ProjectionError::Corrupt(format!("source_document_id: {e}")))?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        version: count(row, "version")?,
+    })
+}
+
+fn event_view(row: &SqliteRow) -> Result<EventView, ProjectionError> {
+    let partition: i64 = row.try_get("partition")?;
+    Ok(EventView {
+        event_id: uuid(row, "event_id")?,
+        event_type: row.try_get("event_type")?,
+        aggregate_id: uuid(row, "aggregate_id")?,
+        aggregate_type: row.try_get("aggregate_type")?,
+        sequence: count(row, "sequence")?,
+        time: row.try_get("time")?,
+        actor: row.try_get("actor")?,
+        tenant: uuid(row, "tenant")?,
+        data: json(row, "data")?,
+        partition: u32::try_from(partition)
+            .map_err(|_| ProjectionError::Corrupt(format!("partition {partition}")))?,
+        offset: count(row, "offset")?,
+    })
+}
+
+const DOCUMENT_COLUMNS: &str = "document_id, owner_id, title, original_filename, media_type, size_bytes, sha256, blob_ref, uploaded_at, updated_at, version";
+const CHARACTER_COLUMNS: &str = "character_id, owner_id, name, aliases, personality_profile, source_document_id, created_at, updated_at, version";
+const EVENT_COLUMNS: &str = r#"partition, "offset", event_id, event_type, aggregate_id, aggregate_type, sequence, time, actor, tenant, data"#;
+
+#[async_trait]
+impl ReadModel for SqliteRelational {
+    async fn checkpoints(&self) -> Result<BTreeMap<u32, u64>, ProjectionError> {
+        checkpoints(&self.reader).await
+    }
+
+    async fn user(&self, viewer: &Viewer, id: Uuid) -> Result<Option<UserView>, ProjectionError> {
+        if !viewer.may_see(id) {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT user_id, email, display_name, role, registered_at, version FROM users WHERE user_id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|row| {
+            Ok(UserView {
+                user_id: uuid(&row, "user_id")?,
+                email: row.try_get("email")?,
+                display_name: row.try_get("display_name")?,
+                role: row.try_get("role")?,
+                registered_at: row.try_get("registered_at")?,
+                version: count(&row, "version")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn document(
+        &self,
+        viewer: &Viewer,
+        id: Uuid,
+    ) -> Result<Option<DocumentView>, ProjectionError> {
+        let sql = format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE document_id = $1 AND ($2 OR owner_id = $3)"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .bind(viewer.admin)
+            .bind(viewer.user_id.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(document_view).transpose()
+    }
+
+    /// Oldest first, by upload time.
+    async fn documents(
+        &self,
+        viewer: &Viewer,
+        page: &PageRequest,
+    ) -> Result<Page<DocumentView>, ProjectionError> {
+        let after = page.after.clone().unwrap_or(Keyset {
+            key: String::new(),
+            id: String::new(),
+        });
+        let sql = format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM documents
+             WHERE ($1 OR owner_id = $2) AND (uploaded_at, document_id) > ($3, $4)
+             ORDER BY uploaded_at, document_id LIMIT $5"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(viewer.admin)
+            .bind(viewer.user_id.to_string())
+            .bind(&after.key)
+            .bind(&after.id)
+            .bind(limit(page))
+            .fetch_all(&self.reader)
+            .await?;
+        paginate(rows, page, "uploaded_at", "document_id", document_view)
+    }
+
+    async fn character(
+        &self,
+        viewer: &Viewer,
+        id: Uuid,
+    ) -> Result<Option<CharacterView>, ProjectionError> {
+        let sql = format!(
+            "SELECT {CHARACTER_COLUMNS} FROM characters WHERE character_id = $1 AND ($2 OR owner_id = $3)"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .bind(viewer.admin)
+            .bind(viewer.user_id.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(character_view).transpose()
+    }
+
+    /// Oldest first, by creation time; optionally only those of a document.
+    async fn characters(
+        &self,
+        viewer: &Viewer,
+        document: Option<Uuid>,
+        page: &PageRequest,
+    ) -> Result<Page<CharacterView>, ProjectionError> {
+        let after = page.after.clone().unwrap_or(Keyset {
+            key: String::new(),
+            id: String::new(),
+        });
+        let sql = format!(
+            "SELECT {CHARACTER_COLUMNS} FROM characters
+             WHERE ($1 OR owner_id = $2) AND ($3 IS NULL OR source_document_id = $3)
+               AND (created_at, character_id) > ($4, $5)
+             ORDER BY created_at, character_id LIMIT $6"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(viewer.admin)
+            .bind(viewer.user_id.to_string())
+            .bind(document.map(|d| d.to_string()))
+            .bind(&after.key)
+            .bind(&after.id)
+            .bind(limit(page))
+            .fetch_all(&self.reader)
+            .await?;
+        paginate(rows, page, "created_at", "character_id", character_view)
+    }
+
+    /// The history of one aggregate, in sequence order.
+    async fn stream_events(
+        &self,
+        viewer: &Viewer,
+        aggregate_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<EventView>, ProjectionError> {
+        let after: i64 = match &page.after {
+            Some(k) => k.key.parse().unwrap_or(i64::MAX),
+            None => 0,
+        };
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS}, printf('%020d', sequence) AS seq_key FROM event_feed
+             WHERE aggregate_id = $1 AND ($2 OR tenant = $3) AND sequence > $4
+             ORDER BY sequence LIMIT $5"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(aggregate_id.to_string())
+            .bind(viewer.admin)
+            .bind(viewer.user_id.to_string())
+            .bind(after)
+            .bind(limit(page))
+            .fetch_all(&self.reader)
+            .await?;
+        paginate(rows, page, "seq_key", "event_id", event_view)
+    }
+
+    /// Events the viewer may see from `cursor` on, in each partition's
+    /// order, at most `limit` per partition; advances the cursor.
+    async fn feed_after(
+        &self,
+        viewer: &Viewer,
+        cursor: &mut FeedCursor,
+        partitions: &[u32],
+        limit: usize,
+    ) -> Result<Vec<EventView>, ProjectionError> {
+        let sql = format!(
+            r#"SELECT {EVENT_COLUMNS} FROM event_feed
+               WHERE partition = $1 AND "offset" >= $2 AND ($3 OR tenant = $4)
+               ORDER BY "offset" LIMIT $5"#
+        );
+        let mut events = Vec::new();
+        for &partition in partitions {
+            let from = cursor.get(&partition).copied().unwrap_or(0);
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(i64::from(partition))
+                .bind(i64::try_from(from).unwrap_or(i64::MAX))
+                .bind(viewer.admin)
+                .bind(viewer.user_id.to_string())
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.reader)
+                .await?;
+            for row in &rows {
+                let event = event_view(row)?;
+                cursor.insert(partition, event.offset + 1);
+                events.push(event);
+            }
+        }
+        Ok(events)
+    }
+}

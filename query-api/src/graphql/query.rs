@@ -1,0 +1,106 @@
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, Object, Result};
+use studio_projections::Viewer;
+use uuid::Uuid;
+
+use super::errors::{bad_input, read_failed};
+use super::types::{Character, Document, Event, User, connection, page_request};
+use crate::QueryApi;
+
+pub struct QueryRoot;
+
+pub(crate) fn parse_id(id: &ID, what: &str) -> Result<Uuid> {
+    Uuid::parse_str(id.as_str()).map_err(|_| bad_input(format!("{what} is not a valid id")))
+}
+
+fn context<'a>(ctx: &'a Context<'_>) -> Result<(&'a QueryApi, &'a Viewer)> {
+    Ok((ctx.data::<QueryApi>()?, ctx.data::<Viewer>()?))
+}
+
+#[Object]
+impl QueryRoot {
+    /// The signed-in user.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let (api, viewer) = context(ctx)?;
+        let user = api.read.user(viewer, viewer.user_id).await.map_err(read_failed)?;
+        Ok(user.map(User))
+    }
+
+    /// Your documents (every document, for admins), oldest first.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
+    async fn documents(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Document>> {
+        let (api, viewer) = context(ctx)?;
+        let had_cursor = after.is_some();
+        let page = api
+            .read
+            .documents(viewer, &page_request(first, after)?)
+            .await
+            .map_err(read_failed)?;
+        Ok(connection(page, had_cursor))
+    }
+
+    async fn document(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Document>> {
+        let (api, viewer) = context(ctx)?;
+        let document = api
+            .read
+            .document(viewer, parse_id(&id, "id")?)
+            .await
+            .map_err(read_failed)?;
+        Ok(document.map(Document))
+    }
+
+    /// Your characters, oldest first; `documentId` keeps those of one document.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
+    async fn characters(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        document_id: Option<ID>,
+    ) -> Result<Connection<String, Character>> {
+        let (api, viewer) = context(ctx)?;
+        let document = document_id.map(|d| parse_id(&d, "documentId")).transpose()?;
+        let had_cursor = after.is_some();
+        let page = api
+            .read
+            .characters(viewer, document, &page_request(first, after)?)
+            .await
+            .map_err(read_failed)?;
+        Ok(connection(page, had_cursor))
+    }
+
+    async fn character(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Character>> {
+        let (api, viewer) = context(ctx)?;
+        let character = api
+            .read
+            .character(viewer, parse_id(&id, "id")?)
+            .await
+            .map_err(read_failed)?;
+        Ok(character.map(Character))
+    }
+
+    /// The history of one aggregate (a user, document or character), in
+    /// order.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        aggregate_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Event>> {
+        let (api, viewer) = context(ctx)?;
+        let had_cursor = after.is_some();
+        let page = api
+            .read
+            .stream_events(viewer, parse_id(&aggregate_id, "aggregateId")?, &page_request(first, after)?)
+            .await
+            .map_err(read_failed)?;
+        Ok(connection(page, had_cursor))
+    }
+}

@@ -1,0 +1,198 @@
+//! Configuration: defaults, then a TOML file, then `STUDIO_*` environment
+//! variables (nested keys joined by `__`, e.g. `STUDIO_AUTH__TOKEN_TTL_SECONDS`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use studio_domain::Role;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Where the embedded log, read model, blobs and generated secrets live.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// `sqlite` (embedded, in the data directory).
+    #[serde(default = "default_embedded")]
+    pub event_log: String,
+    /// `sqlite` (embedded, in the data directory).
+    #[serde(default = "default_embedded")]
+    pub read_model: String,
+    /// Partitions of a new event log.
+    #[serde(default = "default_partitions")]
+    pub partitions: u32,
+    /// A tracing filter, e.g. `info` or `studio=debug,info`.
+    #[serde(default = "default_log")]
+    pub log: String,
+    /// `text` or `json`.
+    #[serde(default = "default_log_format")]
+    pub log_format: String,
+    #[serde(default)]
+    pub auth: AuthSettings,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Signs access tokens; at least 32 bytes. Generated into the data
+    /// directory on first start when absent.
+    pub token_secret: Option<String>,
+    /// Derives user ids from e-mail addresses; must never change once users
+    /// exist. Generated into the data directory on first start when absent.
+    pub identity_key: Option<String>,
+    #[serde(default = "default_ttl")]
+    pub token_ttl_seconds: u64,
+    /// Whether anyone may register; otherwise only admins register others.
+    #[serde(default = "default_true")]
+    pub open_registration: bool,
+    /// The role of people who register themselves: `editor` or `viewer`.
+    #[serde(default = "default_role")]
+    pub self_service_role: String,
+    /// An admin created at start-up when missing.
+    pub bootstrap_admin_email: Option<String>,
+    pub bootstrap_admin_password: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    #[serde(default = "default_upload_bytes")]
+    pub upload_bytes: u64,
+    /// How long a read with a position token waits for the read model.
+    #[serde(default = "default_read_wait_ms")]
+    pub read_wait_ms: u64,
+    /// `synchronous=FULL` for the embedded log: each acknowledged command
+    /// is on disk. Turning it off trades the last commits on power loss
+    /// for speed.
+    #[serde(default = "default_true")]
+    pub fsync_each_commit: bool,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./data")
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_embedded() -> String {
+    "sqlite".into()
+}
+fn default_partitions() -> u32 {
+    8
+}
+fn default_log() -> String {
+    "info".into()
+}
+fn default_log_format() -> String {
+    "text".into()
+}
+fn default_ttl() -> u64 {
+    3600
+}
+fn default_true() -> bool {
+    true
+}
+fn default_role() -> String {
+    "editor".into()
+}
+fn default_upload_bytes() -> u64 {
+    100 * 1024 * 1024
+}
+fn default_read_wait_ms() -> u64 {
+    5000
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            token_secret: None,
+            identity_key: None,
+            token_ttl_seconds: default_ttl(),
+            open_registration: true,
+            self_service_role: default_role(),
+            bootstrap_admin_email: None,
+            bootstrap_admin_password: None,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            upload_bytes: default_upload_bytes(),
+            read_wait_ms: default_read_wait_ms(),
+            fsync_each_commit: true,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the file (if given or if `studio.toml` exists), then
+    /// the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut builder = config::Config::builder();
+        match file {
+            Some(path) => {
+                if !path.is_file() {
+                    bail!("no configuration file at {}", path.display());
+                }
+                builder = builder.add_source(config::File::from(path));
+            }
+            None => {
+                builder = builder.add_source(config::File::with_name("studio.toml").required(false));
+            }
+        }
+        let settings: Settings = builder
+            .add_source(
+                config::Environment::with_prefix("STUDIO")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .context("reading the configuration")?
+            .try_deserialize()
+            .context("the configuration is invalid")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.event_log != "sqlite" {
+            bail!(
+                "event_log {:?} is not available: use \"sqlite\" (embedded)",
+                self.event_log
+            );
+        }
+        if self.read_model != "sqlite" {
+            bail!(
+                "read_model {:?} is not available: use \"sqlite\" (embedded)",
+                self.read_model
+            );
+        }
+        if !(1..=1024).contains(&self.partitions) {
+            bail!("partitions must be between 1 and 1024");
+        }
+        match Role::parse(&self.auth.self_service_role) {
+            Some(Role::Editor | Role::Viewer) => {}
+            _ => bail!("auth.self_service_role must be \"editor\" or \"viewer\""),
+        }
+        if self.auth.bootstrap_admin_email.is_some() != self.auth.bootstrap_admin_password.is_some() {
+            bail!("set both auth.bootstrap_admin_email and auth.bootstrap_admin_password, or neither");
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("log_format must be \"text\" or \"json\"");
+        }
+        Ok(())
+    }
+
+    pub fn self_service_role(&self) -> Role {
+        Role::parse(&self.auth.self_service_role).unwrap_or(Role::Editor)
+    }
+}
