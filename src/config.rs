@@ -145,7 +145,8 @@ impl Settings {
                 builder = builder.add_source(config::File::from(path));
             }
             None => {
-                builder = builder.add_source(config::File::with_name("studio.toml").required(false));
+                builder =
+                    builder.add_source(config::File::with_name("studio.toml").required(false));
             }
         }
         let settings: Settings = builder
@@ -183,8 +184,11 @@ impl Settings {
             Some(Role::Editor | Role::Viewer) => {}
             _ => bail!("auth.self_service_role must be \"editor\" or \"viewer\""),
         }
-        if self.auth.bootstrap_admin_email.is_some() != self.auth.bootstrap_admin_password.is_some() {
-            bail!("set both auth.bootstrap_admin_email and auth.bootstrap_admin_password, or neither");
+        if self.auth.bootstrap_admin_email.is_some() != self.auth.bootstrap_admin_password.is_some()
+        {
+            bail!(
+                "set both auth.bootstrap_admin_email and auth.bootstrap_admin_password, or neither"
+            );
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be \"text\" or \"json\"");

@@ -15,7 +15,7 @@ use studio_blob_store::local::LocalBlobStore;
 use studio_command_api::http::CommandApi;
 use studio_command_api::{CommandError, CommandMeta, CommandService};
 use studio_domain::DomainError;
-use studio_domain::user::{Registrar, RegisterUser, UserAggregate, UserCommand};
+use studio_domain::user::{RegisterUser, Registrar, UserAggregate, UserCommand};
 use studio_domain::{Role, rules};
 use studio_event_log::EventLog;
 use studio_event_log::sqlite::{SqliteEventLog, SqliteLogOptions};
@@ -46,8 +46,12 @@ pub struct Platform {
 
 /// Takes the data directory for this process, or explains who has it.
 pub fn lock_data_dir(settings: &Settings) -> anyhow::Result<File> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "creating the data directory {}",
+            settings.data_dir.display()
+        )
+    })?;
     let path = settings.data_dir.join("studio.lock");
     let file = File::create(&path).with_context(|| format!("opening {}", path.display()))?;
     if file.try_lock().is_err() {

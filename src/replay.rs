@@ -62,7 +62,7 @@ pub async fn rebuild(log: Arc<dyn EventLog>, target: &Path) -> anyhow::Result<u6
     let projector = tokio::spawn(
         Projector::new(
             log,
-            read_model,
+            read_model.clone(),
             progress.clone(),
             ProjectorConfig {
                 batch_size: 5000,
@@ -84,6 +84,7 @@ pub async fn rebuild(log: Arc<dyn EventLog>, target: &Path) -> anyhow::Result<u6
     }
     shutdown.cancel();
     projector.await.context("the projector task")??;
+    read_model.close().await;
     Ok(total)
 }
 

@@ -16,8 +16,10 @@ pub fn secret(dir: &Path, name: &str, configured: Option<&str>) -> anyhow::Resul
     }
     let path = dir.join(name);
     if path.exists() {
-        let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        return hex::decode(text.trim()).with_context(|| format!("{} is not a hex secret", path.display()));
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        return hex::decode(text.trim())
+            .with_context(|| format!("{} is not a hex secret", path.display()));
     }
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut bytes = vec![0u8; 32];

@@ -84,11 +84,14 @@ fn document_command() -> impl Strategy<Value = DocumentCommand> {
     ]
 }
 
+/// Accepted events, numbered as the log would number them.
+type History<A> = Vec<(u64, <A as eventually::aggregate::Aggregate>::Event)>;
+
 /// Decides every command in turn against the evolving state, keeping what
-/// is accepted, numbered as the log would number it.
+/// is accepted.
 fn run<A: DomainAggregate>(
     commands: Vec<A::Command>,
-) -> Result<(Vec<(u64, A::Event)>, A::State), DomainError> {
+) -> Result<(History<A>, A::State), DomainError> {
     let mut state = A::State::default();
     let mut history = Vec::new();
     for command in commands {

@@ -11,7 +11,10 @@ use crate::QueryApi;
 /// The request header that carries a position token.
 pub const POSITION_HEADER: &str = "x-studio-position";
 
-pub(crate) fn token_from(headers: &HeaderMap, query: Option<&str>) -> Result<Option<PositionToken>, ApiError> {
+pub(crate) fn token_from(
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Option<PositionToken>, ApiError> {
     let text = match (headers.get(POSITION_HEADER), query) {
         (Some(value), _) => value.to_str().unwrap_or("invalid").to_owned(),
         (None, Some(q)) => q.to_owned(),
@@ -19,10 +22,15 @@ pub(crate) fn token_from(headers: &HeaderMap, query: Option<&str>) -> Result<Opt
     };
     text.parse()
         .map(Some)
-        .map_err(|e: studio_event_log::PositionTokenError| ApiError::bad_request("invalid_position", e.to_string()))
+        .map_err(|e: studio_event_log::PositionTokenError| {
+            ApiError::bad_request("invalid_position", e.to_string())
+        })
 }
 
-pub(crate) async fn wait_for(api: &QueryApi, token: Option<&PositionToken>) -> Result<(), ApiError> {
+pub(crate) async fn wait_for(
+    api: &QueryApi,
+    token: Option<&PositionToken>,
+) -> Result<(), ApiError> {
     let Some(token) = token else { return Ok(()) };
     api.progress
         .wait_for(token, api.consistency_wait)

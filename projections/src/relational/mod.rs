@@ -64,8 +64,15 @@ impl SqliteRelational {
     pub async fn contents(&self) -> Result<BTreeMap<String, Vec<String>>, ProjectionError> {
         let mut contents = BTreeMap::new();
         for (table, order) in TABLES {
+            let columns: Vec<String> =
+                sqlx::query_scalar("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+                    .bind(*table)
+                    .fetch_all(&self.reader)
+                    .await?;
+            let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
             let sql = format!(
-                "SELECT json_array(*) AS row FROM (SELECT * FROM {table} ORDER BY {order})"
+                "SELECT json_array({}) AS row FROM {table} ORDER BY {order}",
+                quoted.join(", ")
             );
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .fetch_all(&self.reader)
@@ -77,6 +84,13 @@ impl SqliteRelational {
             contents.insert((*table).to_owned(), rendered);
         }
         Ok(contents)
+    }
+
+    /// Closes every connection, which folds the write-ahead log into the
+    /// database file: the file can then be moved.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
     }
 }
 

@@ -22,7 +22,11 @@ impl QueryRoot {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let (api, viewer) = context(ctx)?;
-        let user = api.read.user(viewer, viewer.user_id).await.map_err(read_failed)?;
+        let user = api
+            .read
+            .user(viewer, viewer.user_id)
+            .await
+            .map_err(read_failed)?;
         Ok(user.map(User))
     }
 
@@ -64,7 +68,9 @@ impl QueryRoot {
         document_id: Option<ID>,
     ) -> Result<Connection<String, Character>> {
         let (api, viewer) = context(ctx)?;
-        let document = document_id.map(|d| parse_id(&d, "documentId")).transpose()?;
+        let document = document_id
+            .map(|d| parse_id(&d, "documentId"))
+            .transpose()?;
         let had_cursor = after.is_some();
         let page = api
             .read
@@ -98,7 +104,11 @@ impl QueryRoot {
         let had_cursor = after.is_some();
         let page = api
             .read
-            .stream_events(viewer, parse_id(&aggregate_id, "aggregateId")?, &page_request(first, after)?)
+            .stream_events(
+                viewer,
+                parse_id(&aggregate_id, "aggregateId")?,
+                &page_request(first, after)?,
+            )
             .await
             .map_err(read_failed)?;
         Ok(connection(page, had_cursor))

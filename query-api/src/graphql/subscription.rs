@@ -22,7 +22,9 @@ pub fn authenticate(tokens: &Tokens, payload: &serde_json::Value) -> Result<Prin
         .get("Authorization")
         .or_else(|| payload.get("authorization"))
         .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| unauthenticated("connection_init needs {\"Authorization\": \"Bearer <token>\"}"))?;
+        .ok_or_else(|| {
+            unauthenticated("connection_init needs {\"Authorization\": \"Bearer <token>\"}")
+        })?;
     let token = header
         .split_once(' ')
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -95,7 +97,9 @@ impl SubscriptionRoot {
             return Err(bad_input(format!("at most {MAX_TYPE_FILTERS} types")));
         }
         let filter = FeedFilter {
-            aggregate: aggregate_id.map(|a| parse_id(&a, "aggregateId")).transpose()?,
+            aggregate: aggregate_id
+                .map(|a| parse_id(&a, "aggregateId"))
+                .transpose()?,
             types: types.map(|t| t.into_iter().collect()),
         };
         let mut updates = api.progress.subscribe();

@@ -14,7 +14,9 @@ pub fn page_request(first: Option<i32>, after: Option<String>) -> Result<PageReq
         None => None,
     };
     let after = after
-        .map(|c| Keyset::decode(&c).ok_or_else(|| bad_input("after is not a cursor this API issued")))
+        .map(|c| {
+            Keyset::decode(&c).ok_or_else(|| bad_input("after is not a cursor this API issued"))
+        })
         .transpose()?;
     Ok(PageRequest::new(first, after))
 }
@@ -110,7 +112,11 @@ impl Document {
         let had_cursor = after.is_some();
         let page = api
             .read
-            .characters(viewer, Some(self.0.document_id), &page_request(first, after)?)
+            .characters(
+                viewer,
+                Some(self.0.document_id),
+                &page_request(first, after)?,
+            )
             .await
             .map_err(read_failed)?;
         Ok(connection(page, had_cursor))

@@ -134,7 +134,11 @@ fn page_request(params: &ListParams) -> Result<PageRequest, ApiError> {
     let after = params
         .after
         .as_deref()
-        .map(|c| Keyset::decode(c).ok_or_else(|| ApiError::bad_request("invalid_cursor", "not a cursor this API issued")))
+        .map(|c| {
+            Keyset::decode(c).ok_or_else(|| {
+                ApiError::bad_request("invalid_cursor", "not a cursor this API issued")
+            })
+        })
         .transpose()?;
     Ok(PageRequest::new(params.first, after))
 }
@@ -147,7 +151,9 @@ fn with_etag<T: Serialize>(version: u64, body: T) -> Response {
     response
 }
 
-fn query_params<T>(params: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, ApiError> {
+fn query_params<T>(
+    params: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
     params
         .map(|Query(p)| p)
         .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
@@ -166,8 +172,16 @@ pub async fn list_documents(
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ListBody<DocumentBody>>, ApiError> {
     let params = query_params(params)?;
-    wait_for(&api, token_from(&headers, params.position.as_deref())?.as_ref()).await?;
-    let page = api.read.documents(&viewer(&caller), &page_request(&params)?).await.map_err(read_error)?;
+    wait_for(
+        &api,
+        token_from(&headers, params.position.as_deref())?.as_ref(),
+    )
+    .await?;
+    let page = api
+        .read
+        .documents(&viewer(&caller), &page_request(&params)?)
+        .await
+        .map_err(read_error)?;
     Ok(Json(list(page)))
 }
 
@@ -186,8 +200,16 @@ pub async fn get_document(
     params: Result<Query<ReadParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let params = query_params(params)?;
-    wait_for(&api, token_from(&headers, params.position.as_deref())?.as_ref()).await?;
-    let document = api.read.document(&viewer(&caller), id).await.map_err(read_error)?;
+    wait_for(
+        &api,
+        token_from(&headers, params.position.as_deref())?.as_ref(),
+    )
+    .await?;
+    let document = api
+        .read
+        .document(&viewer(&caller), id)
+        .await
+        .map_err(read_error)?;
     let document = document.ok_or_else(|| ApiError::not_found("no such document"))?;
     Ok(with_etag(document.version, DocumentBody::from(document)))
 }
@@ -217,8 +239,16 @@ pub async fn get_document_text(
     params: Result<Query<ReadParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let params = query_params(params)?;
-    wait_for(&api, token_from(&headers, params.position.as_deref())?.as_ref()).await?;
-    let document = api.read.document(&viewer(&caller), id).await.map_err(read_error)?;
+    wait_for(
+        &api,
+        token_from(&headers, params.position.as_deref())?.as_ref(),
+    )
+    .await?;
+    let document = api
+        .read
+        .document(&viewer(&caller), id)
+        .await
+        .map_err(read_error)?;
     let document = document.ok_or_else(|| ApiError::not_found("no such document"))?;
     let not_available = || {
         ApiError::new(
@@ -230,15 +260,20 @@ pub async fn get_document_text(
     if !is_text(&document.media_type) {
         return Err(not_available());
     }
-    let blob = BlobRef::parse(&document.blob_ref).map_err(|e| ApiError::internal("reading the blob reference", &e))?;
-    let bytes = api.blobs.get(&blob, api.text_limit).await.map_err(|e| match e {
-        BlobError::TooLarge { limit } => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "text_too_large",
-            format!("the text is larger than the {limit} bytes this endpoint serves"),
-        ),
-        other => ApiError::internal("reading the document", &other),
-    })?;
+    let blob = BlobRef::parse(&document.blob_ref)
+        .map_err(|e| ApiError::internal("reading the blob reference", &e))?;
+    let bytes = api
+        .blobs
+        .get(&blob, api.text_limit)
+        .await
+        .map_err(|e| match e {
+            BlobError::TooLarge { limit } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "text_too_large",
+                format!("the text is larger than the {limit} bytes this endpoint serves"),
+            ),
+            other => ApiError::internal("reading the document", &other),
+        })?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| not_available())?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
@@ -256,10 +291,18 @@ pub async fn list_characters(
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ListBody<CharacterBody>>, ApiError> {
     let params = query_params(params)?;
-    wait_for(&api, token_from(&headers, params.position.as_deref())?.as_ref()).await?;
+    wait_for(
+        &api,
+        token_from(&headers, params.position.as_deref())?.as_ref(),
+    )
+    .await?;
     let page = api
         .read
-        .characters(&viewer(&caller), params.document_id, &page_request(&params)?)
+        .characters(
+            &viewer(&caller),
+            params.document_id,
+            &page_request(&params)?,
+        )
         .await
         .map_err(read_error)?;
     Ok(Json(list(page)))
@@ -280,8 +323,16 @@ pub async fn get_character(
     params: Result<Query<ReadParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let params = query_params(params)?;
-    wait_for(&api, token_from(&headers, params.position.as_deref())?.as_ref()).await?;
-    let character = api.read.character(&viewer(&caller), id).await.map_err(read_error)?;
+    wait_for(
+        &api,
+        token_from(&headers, params.position.as_deref())?.as_ref(),
+    )
+    .await?;
+    let character = api
+        .read
+        .character(&viewer(&caller), id)
+        .await
+        .map_err(read_error)?;
     let character = character.ok_or_else(|| ApiError::not_found("no such character"))?;
     Ok(with_etag(character.version, CharacterBody::from(character)))
 }

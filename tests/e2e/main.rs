@@ -1,0 +1,9 @@
+//! End-to-end tests against a real `studio serve` (embedded), over real
+//! HTTP and a real graphql-transport-ws WebSocket.
+
+mod support;
+
+mod flow;
+mod hostile;
+mod restart;
+mod tenancy;

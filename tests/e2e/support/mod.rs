@@ -1,0 +1,326 @@
+//! A real `studio serve` in a temporary data directory, and clients that
+//! talk to it over real HTTP and a real WebSocket.
+
+#![allow(dead_code)]
+
+pub mod graphql_ws;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+pub const TOKEN_SECRET: &str = "test-token-secret-of-at-least-32-bytes!!";
+pub const ADMIN_EMAIL: &str = "admin@studio.test";
+pub const ADMIN_PASSWORD: &str = "admin password";
+
+pub struct Server {
+    pub dir: PathBuf,
+    pub base: String,
+    port: u16,
+    child: Option<Child>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+pub fn studio() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_studio"))
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().to_owned();
+        let mut server = Server::start_in(&dir).await;
+        server._temp = Some(temp);
+        server
+    }
+
+    pub async fn start_in(dir: &Path) -> Server {
+        let port = free_port();
+        let mut server = Server {
+            dir: dir.to_owned(),
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            child: None,
+            _temp: None,
+        };
+        server.spawn().await;
+        server
+    }
+
+    pub fn env(&self, command: &mut Command) {
+        command
+            .env("STUDIO_DATA_DIR", &self.dir)
+            .env("STUDIO_LISTEN", format!("127.0.0.1:{}", self.port))
+            .env("STUDIO_LOG", "warn")
+            .env("STUDIO_AUTH__TOKEN_SECRET", TOKEN_SECRET)
+            .env("STUDIO_AUTH__BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("STUDIO_AUTH__BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env_remove("STUDIO_CONFIG");
+    }
+
+    async fn spawn(&mut self) {
+        let mut command = studio();
+        command
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        self.env(&mut command);
+        self.child = Some(command.spawn().expect("start studio serve"));
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.get(format!("{}/health", self.base)).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("studio serve exited: {status}");
+            }
+            assert!(Instant::now() < deadline, "studio serve did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.spawn().await;
+    }
+
+    /// SIGKILL: no chance to flush or shut down cleanly.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let status = child.wait().expect("wait for studio");
+            assert!(status.success(), "studio serve exited with {status}");
+        }
+    }
+
+    /// Waits until the read model has applied everything in the log.
+    pub async fn settle(&self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready: Value = client
+                .get(format!("{}/ready", self.base))
+                .send()
+                .await
+                .expect("ready")
+                .json()
+                .await
+                .expect("ready json");
+            if ready["projection_lag"] == json!(0) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the read model never caught up: {ready}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        Client {
+            base: self.base.clone(),
+            http: reqwest::Client::new(),
+            token: None,
+        }
+    }
+
+    /// Rows in the event log, read straight from its file.
+    pub async fn event_count(&self) -> i64 {
+        let url = format!("sqlite://{}?mode=ro", self.dir.join("events.db").display());
+        let pool = sqlx::SqlitePool::connect(&url).await.expect("open the log");
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(&pool)
+            .await
+            .expect("count events");
+        pool.close().await;
+        count
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/graphql", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A signed-in (or anonymous) HTTP client.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub token: Option<String>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected reply: {}",
+            self.body
+        );
+        self.body
+    }
+
+    /// Asserts an error reply with this status and code.
+    #[track_caller]
+    pub fn error(self, status: u16, code: &str) {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected reply: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body["error"]["code"], code,
+            "unexpected error: {}",
+            self.body
+        );
+        assert!(
+            self.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+}
+
+impl Client {
+    pub fn with_token(&self, token: &str) -> Client {
+        Client {
+            token: Some(token.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let builder = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    pub async fn send(&self, builder: reqwest::RequestBuilder) -> Reply {
+        let response = builder.send().await.expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.request(reqwest::Method::GET, path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(self.request(reqwest::Method::POST, path).json(&body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(self.request(reqwest::Method::PATCH, path).json(&body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(self.request(reqwest::Method::DELETE, path)).await
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> Value {
+        self.post(
+            "/api/v1/auth/register",
+            json!({ "email": email, "password": password }),
+        )
+        .await
+        .expect(201)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Client {
+        let body = self
+            .post(
+                "/api/v1/auth/login",
+                json!({ "email": email, "password": password }),
+            )
+            .await
+            .expect(200);
+        assert_eq!(body["token_type"], "Bearer");
+        self.with_token(body["access_token"].as_str().expect("a token"))
+    }
+
+    /// Registers and signs in a new editor.
+    pub async fn editor(&self, email: &str) -> Client {
+        self.register(email, "a good password").await;
+        self.login(email, "a good password").await
+    }
+
+    pub async fn admin(&self) -> Client {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    pub async fn upload(&self, filename: &str, content: &[u8], title: Option<&str>) -> Reply {
+        let part = reqwest::multipart::Part::bytes(content.to_vec()).file_name(filename.to_owned());
+        let mut form = reqwest::multipart::Form::new().part("file", part);
+        if let Some(title) = title {
+            form = form.text("title", title.to_owned());
+        }
+        self.send(
+            self.request(reqwest::Method::POST, "/api/v1/documents/upload")
+                .multipart(form),
+        )
+        .await
+    }
+
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let reply = self
+            .send(
+                self.request(reqwest::Method::POST, "/graphql")
+                    .json(&json!({ "query": query, "variables": variables })),
+            )
+            .await;
+        reply.expect(200)
+    }
+}
