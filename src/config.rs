@@ -25,6 +25,13 @@ pub struct Settings {
     /// Partitions of a new event log.
     #[serde(default = "default_partitions")]
     pub partitions: u32,
+    /// Whether the embedded log syncs every commit to disk before it
+    /// acknowledges (SQLite `synchronous=FULL`). Off, an acknowledged
+    /// command survives a crash of the process but not a power cut that
+    /// follows within moments, which is also what Kafka's defaults
+    /// promise of a single broker. See docs/benchmarks.md for the cost.
+    #[serde(default)]
+    pub fsync_each_commit: bool,
     /// A tracing filter, e.g. `info` or `studio=debug,info`.
     #[serde(default = "default_log")]
     pub log: String,
@@ -67,11 +74,6 @@ pub struct Limits {
     /// How long a read with a position token waits for the read model.
     #[serde(default = "default_read_wait_ms")]
     pub read_wait_ms: u64,
-    /// `synchronous=FULL` for the embedded log: each acknowledged command
-    /// is on disk. Turning it off trades the last commits on power loss
-    /// for speed.
-    #[serde(default = "default_true")]
-    pub fsync_each_commit: bool,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -127,7 +129,6 @@ impl Default for Limits {
         Self {
             upload_bytes: default_upload_bytes(),
             read_wait_ms: default_read_wait_ms(),
-            fsync_each_commit: true,
         }
     }
 }

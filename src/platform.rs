@@ -69,7 +69,7 @@ pub async fn open_log(settings: &Settings) -> anyhow::Result<Arc<dyn EventLog>> 
         &path,
         SqliteLogOptions {
             partitions: settings.partitions,
-            fsync_each_commit: settings.limits.fsync_each_commit,
+            fsync_each_commit: settings.fsync_each_commit,
         },
     )
     .await

@@ -84,7 +84,7 @@ pub async fn rebuild(log: Arc<dyn EventLog>, target: &Path) -> anyhow::Result<u6
     }
     shutdown.cancel();
     projector.await.context("the projector task")??;
-    read_model.close().await;
+    read_model.close().await?;
     Ok(total)
 }
 

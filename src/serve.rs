@@ -1,4 +1,5 @@
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use studio_projections::{Projector, ProjectorConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -24,8 +25,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
+    let address = listener.local_addr().unwrap_or(listen);
+    // Small frames (subscription events, short JSON answers) go out at
+    // once instead of waiting for the client's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tracing::info!(
-        address = %listener.local_addr().unwrap_or(listen),
+        %address,
         data_dir = %platform.settings.data_dir.display(),
         "studio is serving"
     );

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::{Acquire, Connection, Row, SqliteConnection, SqlitePool};
+use studio_sqlite::{Checkpointer, Durability};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
@@ -29,6 +30,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/even
 /// How many waiting appends one transaction takes at most.
 const MAX_GROUP: usize = 512;
 const WRITE_QUEUE: usize = 4096;
+/// Checkpoints run off the commit path, this often.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 #[derive(Clone, Debug)]
 pub struct SqliteLogOptions {
@@ -45,7 +48,7 @@ impl Default for SqliteLogOptions {
     fn default() -> Self {
         Self {
             partitions: 8,
-            fsync_each_commit: true,
+            fsync_each_commit: false,
         }
     }
 }
@@ -62,6 +65,7 @@ pub struct SqliteEventLog {
     writer: mpsc::Sender<WriteJob>,
     ends: watch::Receiver<Ends>,
     partitions: u32,
+    _checkpointer: Checkpointer,
 }
 
 impl SqliteEventLog {
@@ -72,17 +76,14 @@ impl SqliteEventLog {
                 options.partitions
             )));
         }
-        let connect = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(if options.fsync_each_commit {
-                SqliteSynchronous::Full
+        let connect = studio_sqlite::options(
+            path,
+            if options.fsync_each_commit {
+                Durability::EveryCommit
             } else {
-                SqliteSynchronous::Normal
-            })
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+                Durability::ProcessCrash
+            },
+        );
 
         let mut writer_conn = SqliteConnection::connect_with(&connect).await?;
         MIGRATOR
@@ -94,8 +95,9 @@ impl SqliteEventLog {
 
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(connect.read_only(true))
+            .connect_with(connect.clone().read_only(true))
             .await?;
+        let checkpointer = studio_sqlite::spawn_checkpointer(connect, CHECKPOINT_EVERY);
 
         let (ends_tx, ends_rx) = watch::channel(Arc::new(ends));
         let (writer, jobs) = mpsc::channel(WRITE_QUEUE);
@@ -106,6 +108,7 @@ impl SqliteEventLog {
             writer,
             ends: ends_rx,
             partitions,
+            _checkpointer: checkpointer,
         })
     }
 }

@@ -10,9 +10,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::{Row, SqlitePool};
 use studio_event_log::StoredEvent;
+use studio_sqlite::{Checkpointer, Durability};
 
 use crate::{Projection, ProjectionError};
 
@@ -32,18 +33,14 @@ pub const TABLES: &[(&str, &str)] = &[
 pub struct SqliteRelational {
     writer: SqlitePool,
     reader: SqlitePool,
+    checkpointer: Checkpointer,
 }
 
 impl SqliteRelational {
     pub async fn open(path: &Path) -> Result<Self, ProjectionError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // A read model is rebuilt from the log: losing its last commits
-            // to a power cut costs a few re-applied events, not data.
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10));
+        // A read model is rebuilt from the log: losing its last commits to
+        // a power cut costs a few re-applied events, not data.
+        let options = studio_sqlite::options(path, Durability::ProcessCrash);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
@@ -54,9 +51,14 @@ impl SqliteRelational {
             .map_err(|e| ProjectionError::Corrupt(format!("read model schema: {e}")))?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await?;
-        Ok(Self { writer, reader })
+        let checkpointer = studio_sqlite::spawn_checkpointer(options, Duration::from_millis(500));
+        Ok(Self {
+            writer,
+            reader,
+            checkpointer,
+        })
     }
 
     /// Every row of every table, sorted and rendered as JSON arrays: two
@@ -86,11 +88,16 @@ impl SqliteRelational {
         Ok(contents)
     }
 
-    /// Closes every connection, which folds the write-ahead log into the
-    /// database file: the file can then be moved.
-    pub async fn close(&self) {
+    /// Folds the write-ahead log into the database file and closes every
+    /// connection: the file alone then holds the read model and can be moved.
+    pub async fn close(&self) -> Result<(), ProjectionError> {
+        self.checkpointer.stop();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.writer)
+            .await?;
         self.reader.close().await;
         self.writer.close().await;
+        Ok(())
     }
 }
 
