@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 /// How often a command whose caller did not pin a version is decided again
 /// after losing a race for its stream.
-const MAX_ATTEMPTS: usize = 5;
+const MAX_ATTEMPTS: u32 = 8;
 
 /// Who, why and when: everything about a command that is not its content.
 #[derive(Clone, Debug)]
@@ -235,6 +235,9 @@ impl CommandService {
                     if meta.expected_version.is_none() && attempt < MAX_ATTEMPTS =>
                 {
                     tracing::debug!(%aggregate_id, attempt, "lost a race for the stream; deciding again");
+                    // Racers that retry in lockstep collide again: spread them.
+                    let jitter = rand::random_range(0..=attempt * 1000);
+                    tokio::time::sleep(std::time::Duration::from_micros(u64::from(jitter))).await;
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -1,0 +1,492 @@
+//! The relational projection and the projector runtime, fed by the real
+//! embedded log.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+use studio_domain::character::{
+    CharacterAliasAdded, CharacterCreated, CharacterDeleted, CharacterEvent, CharacterRenamed,
+};
+use studio_domain::document::{DocumentEvent, DocumentUploaded};
+use studio_domain::user::{UserEvent, UserRegistered};
+use studio_domain::{DocumentId, DomainEvent, Role, UserId};
+use studio_event_log::sqlite::{SqliteEventLog, SqliteLogOptions};
+use studio_event_log::{
+    AppendRequest, EventEnvelope, EventLog, GENESIS_HASH, NewEvent, PositionToken, StreamHeader,
+};
+use studio_projections::relational::SqliteRelational;
+use studio_projections::{
+    LocalProgress, PageRequest, ProgressFeed, Projection, Projector, ProjectorConfig, ReadModel,
+    Viewer, WaitError,
+};
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const ADA: Uuid = Uuid::from_u128(0xada);
+const BOB: Uuid = Uuid::from_u128(0xb0b);
+
+struct World {
+    dir: TempDir,
+    log: Arc<dyn EventLog>,
+}
+
+impl World {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = Arc::new(
+            SqliteEventLog::open(&dir.path().join("events.db"), SqliteLogOptions::default())
+                .await
+                .expect("log"),
+        );
+        Self { dir, log }
+    }
+
+    async fn read_model(&self, name: &str) -> Arc<SqliteRelational> {
+        Arc::new(
+            SqliteRelational::open(&self.dir.path().join(name))
+                .await
+                .expect("read model"),
+        )
+    }
+
+    /// Appends events of one aggregate, continuing its stream.
+    async fn record<E: DomainEvent>(
+        &self,
+        kind: &str,
+        id: Uuid,
+        tenant: Uuid,
+        events: Vec<E>,
+    ) -> PositionToken {
+        let stream = self.log.read_stream(id).await.expect("read");
+        let (version, hash) = stream
+            .last()
+            .map(|e| (e.envelope.aggregatesequence, e.envelope.hash.clone()))
+            .unwrap_or((0, GENESIS_HASH.to_owned()));
+        let command_id = Uuid::now_v7();
+        let header = StreamHeader {
+            aggregate_id: id,
+            aggregate_type: kind.into(),
+            tenant,
+            actor: tenant.to_string(),
+            source: "urn:studio:test".into(),
+            command_id,
+            correlation_id: command_id,
+            causation_id: command_id,
+            time: Utc
+                .with_ymd_and_hms(2026, 2, 3, 4, 5, 6)
+                .single()
+                .unwrap_or_default(),
+        };
+        let new = events
+            .iter()
+            .map(|e| {
+                let encoded = e.encode();
+                NewEvent {
+                    event_type: encoded.event_type,
+                    data: encoded.data,
+                }
+            })
+            .collect();
+        let envelopes = EventEnvelope::chain(&header, version, &hash, new, Uuid::now_v7);
+        let outcome = self
+            .log
+            .append(AppendRequest {
+                aggregate_id: id,
+                expected_version: version,
+                command_id,
+                events: envelopes,
+            })
+            .await
+            .expect("append");
+        PositionToken::from_positions(outcome.positions)
+    }
+
+    async fn seed(&self) -> (Uuid, Uuid) {
+        let at = Utc
+            .with_ymd_and_hms(2026, 2, 3, 4, 5, 6)
+            .single()
+            .unwrap_or_default();
+        for (user, email) in [(ADA, "ada@example.org"), (BOB, "bob@example.org")] {
+            self.record(
+                "user",
+                user,
+                user,
+                vec![UserEvent::Registered(UserRegistered {
+                    email: email.into(),
+                    password_hash: "$argon2id$x".into(),
+                    role: Role::Editor,
+                    display_name: None,
+                    registered_at: at,
+                })],
+            )
+            .await;
+        }
+        let document = Uuid::now_v7();
+        self.record(
+            "document",
+            document,
+            ADA,
+            vec![DocumentEvent::Uploaded(DocumentUploaded {
+                owner: UserId::from_uuid(ADA),
+                title: "Bleak House".into(),
+                original_filename: "bleak.txt".into(),
+                media_type: "text/plain".into(),
+                size_bytes: 10,
+                sha256: "a".repeat(64),
+                blob_ref: format!("sha256/{}", "a".repeat(64)),
+                uploaded_at: at,
+            })],
+        )
+        .await;
+        let character = Uuid::now_v7();
+        self.record(
+            "character",
+            character,
+            ADA,
+            vec![
+                CharacterEvent::Created(CharacterCreated {
+                    owner: UserId::from_uuid(ADA),
+                    name: "Esther".into(),
+                    aliases: vec!["Dame Durden".into()],
+                    personality_profile: json!({ "kind": true }),
+                    source_document_id: Some(DocumentId::from_uuid(document)),
+                    created_at: at,
+                }),
+                CharacterEvent::Renamed(CharacterRenamed {
+                    name: "Esther Summerson".into(),
+                }),
+                CharacterEvent::AliasAdded(CharacterAliasAdded {
+                    alias: "Little Old Woman".into(),
+                }),
+            ],
+        )
+        .await;
+        for i in 0..5 {
+            self.record(
+                "character",
+                Uuid::now_v7(),
+                BOB,
+                vec![CharacterEvent::Created(CharacterCreated {
+                    owner: UserId::from_uuid(BOB),
+                    name: format!("Bob's {i}"),
+                    aliases: vec![],
+                    personality_profile: json!({}),
+                    source_document_id: None,
+                    created_at: at + chrono::Duration::seconds(i),
+                })],
+            )
+            .await;
+        }
+        (document, character)
+    }
+
+    /// Runs a projector until it has applied the whole log.
+    async fn project(&self, projection: Arc<SqliteRelational>) -> LocalProgress {
+        let progress = LocalProgress::new();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(
+            Projector::new(
+                self.log.clone(),
+                projection,
+                progress.clone(),
+                ProjectorConfig::default(),
+            )
+            .run(shutdown.clone()),
+        );
+        let ends = self.log.end_offsets().await.expect("ends");
+        let token = PositionToken::from_positions(ends.iter().filter(|(_, end)| **end > 0).map(
+            |(&partition, &end)| studio_event_log::Position {
+                partition,
+                offset: end - 1,
+            },
+        ));
+        progress
+            .wait_for(&token, Duration::from_secs(10))
+            .await
+            .expect("caught up");
+        shutdown.cancel();
+        task.await.expect("join").expect("projector");
+        progress
+    }
+}
+
+fn viewer(id: Uuid) -> Viewer {
+    Viewer {
+        user_id: id,
+        admin: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_become_rows_each_tenant_sees_their_own() {
+    let world = World::new().await;
+    let (document, character) = world.seed().await;
+    let read = world.read_model("read.db").await;
+    world.project(read.clone()).await;
+
+    let esther = read
+        .character(&viewer(ADA), character)
+        .await
+        .expect("read")
+        .expect("esther");
+    assert_eq!(esther.name, "Esther Summerson");
+    assert_eq!(esther.aliases, ["Dame Durden", "Little Old Woman"]);
+    assert_eq!(esther.version, 3);
+    assert_eq!(esther.source_document_id, Some(document));
+    assert!(
+        read.character(&viewer(BOB), character)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        read.document(&viewer(BOB), document)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    let admin = Viewer {
+        user_id: Uuid::now_v7(),
+        admin: true,
+    };
+    assert!(
+        read.document(&admin, document)
+            .await
+            .expect("read")
+            .is_some()
+    );
+
+    let ada_page = read
+        .characters(&viewer(ADA), None, &PageRequest::new(None, None))
+        .await
+        .expect("list");
+    assert_eq!(ada_page.items.len(), 1);
+    let of_document = read
+        .characters(&viewer(ADA), Some(document), &PageRequest::new(None, None))
+        .await
+        .expect("list");
+    assert_eq!(of_document.items.len(), 1);
+
+    // Keyset pages walk Bob's five characters without gaps or repeats.
+    let mut names = Vec::new();
+    let mut after = None;
+    loop {
+        let page = read
+            .characters(&viewer(BOB), None, &PageRequest::new(Some(2), after))
+            .await
+            .expect("page");
+        names.extend(page.items.iter().map(|(_, c)| c.name.clone()));
+        if !page.has_next {
+            break;
+        }
+        after = page.items.last().map(|(k, _)| k.clone());
+    }
+    assert_eq!(
+        names,
+        (0..5).map(|i| format!("Bob's {i}")).collect::<Vec<_>>()
+    );
+
+    let history = read
+        .stream_events(&viewer(ADA), character, &PageRequest::new(None, None))
+        .await
+        .expect("history");
+    let types: Vec<&str> = history
+        .items
+        .iter()
+        .map(|(_, e)| e.event_type.as_str())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "studio.character.created.v1",
+            "studio.character.renamed.v1",
+            "studio.character.alias_added.v1"
+        ]
+    );
+    assert!(
+        read.stream_events(&viewer(BOB), character, &PageRequest::new(None, None))
+            .await
+            .expect("history")
+            .items
+            .is_empty()
+    );
+
+    let mut cursor = BTreeMap::new();
+    let partitions: Vec<u32> = (0..world.log.partitions()).collect();
+    let bobs = read
+        .feed_after(&viewer(BOB), &mut cursor, &partitions, 100)
+        .await
+        .expect("feed");
+    assert!(bobs.iter().all(|e| e.tenant == BOB));
+    assert_eq!(bobs.len(), 1 + 5);
+    assert!(
+        read.feed_after(&viewer(BOB), &mut cursor, &partitions, 100)
+            .await
+            .expect("feed")
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applying_a_batch_again_changes_nothing() {
+    let world = World::new().await;
+    world.seed().await;
+    let read = world.read_model("read.db").await;
+    world.project(read.clone()).await;
+    let before = read.contents().await.expect("contents");
+    let mut cursor = world.log.cursor(BTreeMap::new()).await.expect("cursor");
+    let everything = cursor
+        .next_batch(10_000, Duration::from_millis(10))
+        .await
+        .expect("batch");
+    read.apply(&everything).await.expect("apply again");
+    assert_eq!(read.contents().await.expect("contents"), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_projector_resumes_at_its_checkpoint() {
+    let world = World::new().await;
+    world.seed().await;
+    let live = world.read_model("live.db").await;
+    world.project(live.clone()).await;
+    let checkpoints = Projection::checkpoints(live.as_ref())
+        .await
+        .expect("checkpoints");
+    assert_eq!(
+        checkpoints,
+        world
+            .log
+            .end_offsets()
+            .await
+            .expect("ends")
+            .into_iter()
+            .filter(|(_, e)| *e > 0)
+            .collect()
+    );
+
+    // More history while it is stopped, including a deletion.
+    let gone = Uuid::now_v7();
+    world
+        .record(
+            "character",
+            gone,
+            ADA,
+            vec![CharacterEvent::Created(CharacterCreated {
+                owner: UserId::from_uuid(ADA),
+                name: "Krook".into(),
+                aliases: vec![],
+                personality_profile: json!({}),
+                source_document_id: None,
+                created_at: Utc::now(),
+            })],
+        )
+        .await;
+    world
+        .record(
+            "character",
+            gone,
+            ADA,
+            vec![CharacterEvent::Deleted(CharacterDeleted {})],
+        )
+        .await;
+    world.project(live.clone()).await;
+
+    let fresh = world.read_model("fresh.db").await;
+    world.project(fresh.clone()).await;
+    assert_eq!(
+        live.contents().await.expect("live"),
+        fresh.contents().await.expect("fresh")
+    );
+    assert!(
+        live.character(&viewer(ADA), gone)
+            .await
+            .expect("read")
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_it_cannot_apply_stops_the_projection_instead_of_being_skipped() {
+    let world = World::new().await;
+    let id = Uuid::now_v7();
+    // A well-formed envelope of a type this version does not know.
+    let command_id = Uuid::now_v7();
+    let header = StreamHeader {
+        aggregate_id: id,
+        aggregate_type: "character".into(),
+        tenant: ADA,
+        actor: ADA.to_string(),
+        source: "urn:studio:future".into(),
+        command_id,
+        correlation_id: command_id,
+        causation_id: command_id,
+        time: Utc::now(),
+    };
+    let events = EventEnvelope::chain(
+        &header,
+        0,
+        GENESIS_HASH,
+        vec![NewEvent {
+            event_type: "studio.character.teleported.v9".into(),
+            data: json!({}),
+        }],
+        Uuid::now_v7,
+    );
+    world
+        .log
+        .append(AppendRequest {
+            aggregate_id: id,
+            expected_version: 0,
+            command_id,
+            events,
+        })
+        .await
+        .expect("append");
+    let token = world
+        .record(
+            "user",
+            ADA,
+            ADA,
+            vec![UserEvent::Registered(UserRegistered {
+                email: "ada@example.org".into(),
+                password_hash: "$argon2id$x".into(),
+                role: Role::Editor,
+                display_name: None,
+                registered_at: Utc::now(),
+            })],
+        )
+        .await;
+
+    let read = world.read_model("read.db").await;
+    let progress = LocalProgress::new();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(
+        Projector::new(
+            world.log.clone(),
+            read.clone(),
+            progress.clone(),
+            ProjectorConfig {
+                retry_backoff: (Duration::from_millis(10), Duration::from_millis(50)),
+                ..ProjectorConfig::default()
+            },
+        )
+        .run(shutdown.clone()),
+    );
+    let waited = progress.wait_for(&token, Duration::from_millis(500)).await;
+    shutdown.cancel();
+    task.await.expect("join").expect("projector");
+    assert!(
+        matches!(waited, Err(WaitError::Timeout { .. })),
+        "{waited:?}"
+    );
+    assert!(
+        Projection::checkpoints(read.as_ref())
+            .await
+            .expect("checkpoints")
+            .is_empty()
+    );
+}
