@@ -1,4 +1,6 @@
-use std::sync::Arc;
+use std::any::Any;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use studio_domain::{DomainAggregate, DomainError, DomainEvent, Versioned, decide_all};
@@ -11,6 +13,8 @@ use uuid::Uuid;
 /// How often a command whose caller did not pin a version is decided again
 /// after losing a race for its stream.
 const MAX_ATTEMPTS: u32 = 8;
+/// Streams whose folded state is kept between commands.
+const CACHED_STREAMS: usize = 10_000;
 
 /// Who, why and when: everything about a command that is not its content.
 #[derive(Clone, Debug)]
@@ -25,6 +29,9 @@ pub struct CommandMeta {
     /// command refused if it moved since (HTTP `If-Match`).
     pub expected_version: Option<u64>,
     pub at: DateTime<Utc>,
+    /// The command id came from the client (an idempotency key), so this
+    /// may be a retry of a command already executed. Fresh ids cannot be.
+    pub may_be_retry: bool,
 }
 
 impl CommandMeta {
@@ -38,6 +45,7 @@ impl CommandMeta {
             actor,
             expected_version: None,
             at: at.trunc_subsecs(6),
+            may_be_retry: false,
         }
     }
 }
@@ -90,17 +98,70 @@ pub struct Loaded<A: DomainAggregate> {
     pub last_position: Option<Position>,
 }
 
+/// The folded head of a stream, kept between commands. A stale entry costs
+/// a conflict and a reload, never a wrong decision: the append checks the
+/// version against the log.
+struct CachedStream {
+    version: u64,
+    head_hash: String,
+    last_position: Option<Position>,
+    state: Arc<dyn Any + Send + Sync>,
+}
+
 pub struct CommandService {
     log: Arc<dyn EventLog>,
     /// The envelope `source` of what this service records.
     source: String,
+    streams: Mutex<lru::LruCache<Uuid, CachedStream>>,
 }
 
 impl CommandService {
     pub fn new(log: Arc<dyn EventLog>, source: impl Into<String>) -> Self {
+        let capacity = NonZeroUsize::new(CACHED_STREAMS).unwrap_or(NonZeroUsize::MIN);
         Self {
             log,
             source: source.into(),
+            streams: Mutex::new(lru::LruCache::new(capacity)),
+        }
+    }
+
+    fn cached<A: DomainAggregate>(&self, id: Uuid) -> Option<Loaded<A>>
+    where
+        A::State: Send + Sync + 'static,
+    {
+        let mut streams = self.streams.lock().ok()?;
+        let cached = streams.get(&id)?;
+        let state = cached.state.downcast_ref::<A::State>()?.clone();
+        Some(Loaded {
+            state: Versioned {
+                version: cached.version,
+                state,
+            },
+            head_hash: cached.head_hash.clone(),
+            last_position: cached.last_position,
+        })
+    }
+
+    fn remember<A: DomainAggregate>(&self, id: Uuid, loaded: Loaded<A>)
+    where
+        A::State: Send + Sync + 'static,
+    {
+        if let Ok(mut streams) = self.streams.lock() {
+            streams.put(
+                id,
+                CachedStream {
+                    version: loaded.state.version,
+                    head_hash: loaded.head_hash,
+                    last_position: loaded.last_position,
+                    state: Arc::new(loaded.state.state),
+                },
+            );
+        }
+    }
+
+    fn forget(&self, id: Uuid) {
+        if let Ok(mut streams) = self.streams.lock() {
+            streams.pop(&id);
         }
     }
 
@@ -146,9 +207,13 @@ impl CommandService {
         A: DomainAggregate,
         A::Id: Copy + Into<Uuid>,
         A::Command: Clone,
+        A::State: Send + Sync + 'static,
     {
         let aggregate_id: Uuid = id.into();
-        if let Some(outcome) = self.log.command_outcome(meta.command_id).await? {
+        if meta.may_be_retry
+            && let Some(outcome) = self.log.command_outcome(meta.command_id).await?
+        {
+            self.forget(aggregate_id);
             return Ok(Executed {
                 aggregate_id: outcome.aggregate_id,
                 version: outcome.version,
@@ -160,7 +225,21 @@ impl CommandService {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let loaded = self.load::<A>(aggregate_id).await?;
+            // The cached head is trusted only on a first attempt that does
+            // not pin a version it disagrees with.
+            let cached = match self.cached::<A>(aggregate_id) {
+                Some(c)
+                    if attempt == 1
+                        && meta.expected_version.is_none_or(|v| v == c.state.version) =>
+                {
+                    Some(c)
+                }
+                _ => None,
+            };
+            let loaded = match cached {
+                Some(loaded) => loaded,
+                None => self.load::<A>(aggregate_id).await?,
+            };
             let version = loaded.state.version;
             if let Some(expected) = meta.expected_version
                 && expected != version
@@ -215,6 +294,7 @@ impl CommandService {
                 new_events,
                 Uuid::now_v7,
             );
+            let head_hash = envelopes.last().map(|e| e.hash.clone()).unwrap_or_default();
             let request = AppendRequest {
                 aggregate_id,
                 expected_version: version,
@@ -222,7 +302,28 @@ impl CommandService {
                 events: envelopes,
             };
             match self.log.append(request).await {
+                Ok(outcome) if outcome.duplicate => {
+                    self.forget(aggregate_id);
+                    return Ok(Executed {
+                        aggregate_id,
+                        version: outcome.version,
+                        token: PositionToken::from_positions(outcome.positions.iter().copied()),
+                        positions: outcome.positions,
+                        duplicate: true,
+                    });
+                }
                 Ok(outcome) => {
+                    self.remember::<A>(
+                        aggregate_id,
+                        Loaded {
+                            state: Versioned {
+                                version: outcome.version,
+                                state: after,
+                            },
+                            head_hash,
+                            last_position: outcome.positions.last().copied(),
+                        },
+                    );
                     return Ok(Executed {
                         aggregate_id,
                         version: outcome.version,
@@ -234,12 +335,16 @@ impl CommandService {
                 Err(LogError::Conflict { .. })
                     if meta.expected_version.is_none() && attempt < MAX_ATTEMPTS =>
                 {
+                    self.forget(aggregate_id);
                     tracing::debug!(%aggregate_id, attempt, "lost a race for the stream; deciding again");
                     // Racers that retry in lockstep collide again: spread them.
                     let jitter = rand::random_range(0..=attempt * 1000);
                     tokio::time::sleep(std::time::Duration::from_micros(u64::from(jitter))).await;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    self.forget(aggregate_id);
+                    return Err(e.into());
+                }
             }
         }
     }

@@ -99,7 +99,8 @@ async fn a_command_becomes_enveloped_chained_events() {
 async fn a_retried_command_returns_its_first_outcome() {
     let (_dir, log, service) = service().await;
     let id = CharacterId::from_uuid(Uuid::now_v7());
-    let meta = meta();
+    let mut meta = meta();
+    meta.may_be_retry = true;
     let first = service
         .execute::<CharacterAggregate>(id, &meta, vec![create("Estella")])
         .await
@@ -113,6 +114,63 @@ async fn a_retried_command_returns_its_first_outcome() {
     assert!(again.duplicate);
     assert_eq!(again.positions, first.positions);
     assert_eq!(log.read_stream(id.into()).await.expect("read").len(), 1);
+
+    // A fresh command id cannot be a retry: it is decided, and refused.
+    let mut fresh = meta.clone();
+    fresh.command_id = Uuid::now_v7();
+    fresh.may_be_retry = false;
+    match service
+        .execute::<CharacterAggregate>(id, &fresh, vec![create("Estella")])
+        .await
+    {
+        Err(CommandError::Domain(DomainError::AlreadyExists(_))) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_stale_cached_head_costs_a_reload_not_a_wrong_decision() {
+    let (_dir, log, service) = service().await;
+    let id = CharacterId::from_uuid(Uuid::now_v7());
+    service
+        .execute::<CharacterAggregate>(id, &meta(), vec![create("Wemmick")])
+        .await
+        .expect("create");
+    // Another writer (another service, so another cache) moves the stream on.
+    let other = CommandService::new(log.clone(), "urn:studio:other");
+    other
+        .execute::<CharacterAggregate>(id, &meta(), vec![rename("John Wemmick")])
+        .await
+        .expect("rename");
+    // The first service's cached head is stale; its command still lands
+    // after the other writer's.
+    let executed = service
+        .execute::<CharacterAggregate>(
+            id,
+            &meta(),
+            vec![CharacterCommand::AddAlias {
+                actor: actor(),
+                alias: "the Aged's son".into(),
+            }],
+        )
+        .await
+        .expect("alias");
+    assert_eq!(executed.version, 3);
+    // And a pinned version is checked against the log, not the stale cache.
+    service
+        .execute::<CharacterAggregate>(id, &meta(), vec![rename("Wemmick")])
+        .await
+        .expect("rename back");
+    other
+        .execute::<CharacterAggregate>(id, &meta(), vec![rename("Mr Wemmick")])
+        .await
+        .expect("rename");
+    let mut pinned = meta();
+    pinned.expected_version = Some(5);
+    service
+        .execute::<CharacterAggregate>(id, &pinned, vec![rename("Walworth Wemmick")])
+        .await
+        .expect("pinned to the real version");
 }
 
 #[tokio::test]

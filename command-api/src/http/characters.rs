@@ -1,7 +1,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use studio_auth::Principal;
@@ -16,8 +15,7 @@ use uuid::Uuid;
 
 use super::CommandApi;
 use super::errors::command_error;
-use super::headers::{command_id, created_id, expected_version};
-use crate::CommandMeta;
+use super::headers::{command_meta, created_id};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -53,16 +51,6 @@ pub struct CharacterWritten {
     pub position: String,
 }
 
-fn meta(caller: Principal, headers: &HeaderMap) -> Result<CommandMeta, ApiError> {
-    let mut meta = CommandMeta::new(
-        command_id(headers, Some(caller.user_id))?,
-        caller.user_id.to_string(),
-        Utc::now(),
-    );
-    meta.expected_version = expected_version(headers)?;
-    Ok(meta)
-}
-
 /// Creates a character by hand.
 #[utoipa::path(
     post,
@@ -85,7 +73,7 @@ pub async fn create(
     headers: HeaderMap,
     ApiJson(request): ApiJson<CreateCharacterRequest>,
 ) -> Result<(StatusCode, HeaderMap, Json<CharacterWritten>), ApiError> {
-    let meta = meta(caller, &headers)?;
+    let meta = command_meta(&headers, caller.user_id)?;
     let source_document = request.source_document_id.map(DocumentId::from_uuid);
     if let Some(document) = source_document {
         let loaded = api
@@ -209,7 +197,7 @@ async fn write(
     id: Uuid,
     commands: Vec<CharacterCommand>,
 ) -> Result<Json<CharacterWritten>, ApiError> {
-    let meta = meta(caller, headers)?;
+    let meta = command_meta(headers, caller.user_id)?;
     let executed = api
         .service
         .execute::<CharacterAggregate>(CharacterId::from_uuid(id), &meta, commands)

@@ -2,7 +2,6 @@ use axum::Json;
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use studio_blob_store::{BlobError, StoredBlob};
@@ -14,8 +13,7 @@ use uuid::Uuid;
 
 use super::CommandApi;
 use super::errors::command_error;
-use super::headers::{command_id, created_id, expected_version};
-use crate::CommandMeta;
+use super::headers::{command_meta, created_id};
 
 /// The formats the platform reads, by file extension.
 const MEDIA_TYPES: &[(&str, &str)] = &[
@@ -174,7 +172,7 @@ pub async fn upload(
     if !caller.actor().may_write() {
         return Err(ApiError::forbidden("viewers cannot upload documents"));
     }
-    let command_id = command_id(&headers, Some(caller.user_id))?;
+    let meta = command_meta(&headers, caller.user_id)?;
     let mut multipart = multipart.map_err(|e| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -204,8 +202,7 @@ pub async fn upload(
             .map_or(file.filename.as_str(), |(stem, _)| stem)
             .to_owned()
     });
-    let document_id = DocumentId::from_uuid(created_id(command_id));
-    let meta = CommandMeta::new(command_id, caller.user_id.to_string(), Utc::now());
+    let document_id = DocumentId::from_uuid(created_id(meta.command_id));
     let command = DocumentCommand::Upload(UploadDocument {
         actor: caller.actor(),
         owner: caller.user_id,
@@ -243,12 +240,7 @@ async fn change(
     id: Uuid,
     command: DocumentCommand,
 ) -> Result<Json<DocumentWritten>, ApiError> {
-    let mut meta = CommandMeta::new(
-        command_id(headers, Some(caller.user_id))?,
-        caller.user_id.to_string(),
-        Utc::now(),
-    );
-    meta.expected_version = expected_version(headers)?;
+    let meta = command_meta(headers, caller.user_id)?;
     let executed = api
         .service
         .execute::<DocumentAggregate>(DocumentId::from_uuid(id), &meta, vec![command])

@@ -10,11 +10,12 @@ use uuid::Uuid;
 const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6c69_7465_7261_7279_6169_2d69_646b_6579);
 const MAX_KEY_LEN: usize = 255;
 
-/// The command id for this request: derived from the caller and their
-/// `Idempotency-Key`, so retries meet their first outcome, or fresh.
-pub fn command_id(headers: &HeaderMap, caller: Option<UserId>) -> Result<Uuid, ApiError> {
+/// The command id for this request, and whether it may be a retry:
+/// derived from the caller and their `Idempotency-Key` (so retries meet
+/// their first outcome), or fresh.
+pub fn command_id(headers: &HeaderMap, caller: Option<UserId>) -> Result<(Uuid, bool), ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
-        return Ok(Uuid::now_v7());
+        return Ok((Uuid::now_v7(), false));
     };
     let key = value.to_str().unwrap_or_default();
     let visible = key.bytes().all(|b| (0x21..=0x7e).contains(&b));
@@ -25,10 +26,18 @@ pub fn command_id(headers: &HeaderMap, caller: Option<UserId>) -> Result<Uuid, A
         ));
     }
     let scope = caller.map(|c| c.to_string()).unwrap_or_default();
-    Ok(Uuid::new_v5(
-        &IDEMPOTENCY_NAMESPACE,
-        format!("{scope}\n{key}").as_bytes(),
-    ))
+    let id = Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, format!("{scope}\n{key}").as_bytes());
+    Ok((id, true))
+}
+
+/// Command metadata for a request by `caller`, honouring
+/// `Idempotency-Key` and `If-Match`.
+pub fn command_meta(headers: &HeaderMap, caller: UserId) -> Result<crate::CommandMeta, ApiError> {
+    let (command_id, may_be_retry) = command_id(headers, Some(caller))?;
+    let mut meta = crate::CommandMeta::new(command_id, caller.to_string(), chrono::Utc::now());
+    meta.may_be_retry = may_be_retry;
+    meta.expected_version = expected_version(headers)?;
+    Ok(meta)
 }
 
 /// The id of a resource a command creates: derived from the command id, so
@@ -76,8 +85,15 @@ mod tests {
         let b = UserId::from_uuid(Uuid::from_u128(2));
         let h = headers("idempotency-key", "order-7");
         let first = command_id(&h, Some(a)).ok();
+        assert_eq!(first.map(|(_, retry)| retry), Some(true));
         assert_eq!(first, command_id(&h, Some(a)).ok());
         assert_ne!(first, command_id(&h, Some(b)).ok());
+        assert_eq!(
+            command_id(&HeaderMap::new(), Some(a))
+                .ok()
+                .map(|(_, retry)| retry),
+            Some(false)
+        );
         assert!(command_id(&headers("idempotency-key", "has space"), Some(a)).is_err());
         assert!(command_id(&headers("idempotency-key", &"k".repeat(256)), Some(a)).is_err());
     }

@@ -1,0 +1,91 @@
+//! `docs/events.md` documents every event type and every field of its data.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use serde_json::json;
+use studio_domain::character::{
+    CharacterAliasAdded, CharacterCreated, CharacterDeleted, CharacterEvent,
+    CharacterProfileUpdated, CharacterRenamed,
+};
+use studio_domain::document::{DocumentDeleted, DocumentEvent, DocumentRenamed, DocumentUploaded};
+use studio_domain::user::{UserEvent, UserRegistered};
+use studio_domain::{AnyEvent, DocumentId, DomainEvent, Role, UserId};
+use uuid::Uuid;
+
+fn one_of_each() -> Vec<(String, serde_json::Value)> {
+    let owner = UserId::from_uuid(Uuid::nil());
+    let mut encoded = Vec::new();
+    let user = [UserEvent::Registered(UserRegistered {
+        email: "a@b.org".into(),
+        password_hash: "x".into(),
+        role: Role::Editor,
+        display_name: None,
+        registered_at: Utc::now(),
+    })];
+    encoded.extend(user.iter().map(|e| e.encode()));
+    let document = [
+        DocumentEvent::Uploaded(DocumentUploaded {
+            owner,
+            title: "t".into(),
+            original_filename: "f".into(),
+            media_type: "text/plain".into(),
+            size_bytes: 1,
+            sha256: "a".into(),
+            blob_ref: "b".into(),
+            uploaded_at: Utc::now(),
+        }),
+        DocumentEvent::Renamed(DocumentRenamed { title: "t".into() }),
+        DocumentEvent::Deleted(DocumentDeleted {}),
+    ];
+    encoded.extend(document.iter().map(|e| e.encode()));
+    let character = [
+        CharacterEvent::Created(CharacterCreated {
+            owner,
+            name: "n".into(),
+            aliases: vec![],
+            personality_profile: json!({}),
+            source_document_id: Some(DocumentId::from_uuid(Uuid::nil())),
+            created_at: Utc::now(),
+        }),
+        CharacterEvent::Renamed(CharacterRenamed { name: "n".into() }),
+        CharacterEvent::ProfileUpdated(CharacterProfileUpdated {
+            personality_profile: json!({}),
+        }),
+        CharacterEvent::AliasAdded(CharacterAliasAdded { alias: "a".into() }),
+        CharacterEvent::Deleted(CharacterDeleted {}),
+    ];
+    encoded.extend(character.iter().map(|e| e.encode()));
+    encoded
+        .into_iter()
+        .map(|e| (e.event_type, e.data))
+        .collect()
+}
+
+#[test]
+fn every_event_type_and_field_is_documented() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/events.md");
+    let doc = std::fs::read_to_string(path).expect("docs/events.md");
+    let samples = one_of_each();
+    let sampled: BTreeSet<&str> = samples.iter().map(|(t, _)| t.as_str()).collect();
+    let known: BTreeSet<&str> = AnyEvent::all_types().collect();
+    assert_eq!(sampled, known, "this test must sample every event type");
+    for (event_type, data) in &samples {
+        let heading = format!("### `{event_type}`");
+        let start = doc
+            .find(&heading)
+            .unwrap_or_else(|| panic!("{event_type} is not documented"));
+        let section = &doc[start + heading.len()..];
+        let section = &section[..section.find("\n### ").unwrap_or(section.len())];
+        for field in data
+            .as_object()
+            .map(|o| o.keys().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            assert!(
+                section.contains(&format!("| `{field}` |")),
+                "the field {field} of {event_type} is not documented"
+            );
+        }
+    }
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, and every test of the workspace,
+# with whatever they need installed and started first.
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+cd "$(repo_root)"
+
+require_build_tools
+require_rust_components
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+log "cargo test"
+cargo test --workspace --locked
+log "all tests passed"
