@@ -56,44 +56,58 @@ impl Modify for BearerAuth {
     }
 }
 
+/// What `/ready` checks: the log always, the read model where the role
+/// reads one.
 #[derive(Clone)]
-struct Probes {
-    log: Arc<dyn EventLog>,
-    read_model: Arc<dyn ReadModel>,
+pub struct Probes {
+    pub log: Arc<dyn EventLog>,
+    pub read_model: Option<Arc<dyn ReadModel>>,
 }
 
-pub fn router(
-    commands: CommandApi,
-    queries: QueryApi,
-    log: Arc<dyn EventLog>,
-    read_model: Arc<dyn ReadModel>,
-) -> Router {
-    let (rest, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(studio_command_api::http::router(commands))
-        .merge(studio_query_api::rest::router(queries.clone()))
-        .split_for_parts();
+/// The HTTP surface of a role: the command API, the query API, or both.
+pub fn router(commands: Option<CommandApi>, queries: Option<QueryApi>, probes: Probes) -> Router {
+    let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi());
+    if let Some(commands) = commands {
+        api = api.merge(studio_command_api::http::router(commands));
+    }
+    if let Some(queries) = &queries {
+        api = api.merge(studio_query_api::rest::router(queries.clone()));
+    }
+    let (rest, openapi) = api.split_for_parts();
     let openapi = Arc::new(openapi);
-    let request_id = HeaderName::from_static("x-request-id");
-    rest.route(
+    let mut router = rest.route(
         "/api/v1/openapi.json",
         get(move || async move { Json(openapi.as_ref().clone()) }),
-    )
-    .merge(studio_query_api::graphql::router(queries))
-    .merge(
-        Router::new()
-            .route("/health", get(health))
-            .route("/ready", get(ready))
-            .with_state(Probes { log, read_model }),
-    )
-    .fallback(not_found)
-    .layer(CatchPanicLayer::new())
-    .layer(TraceLayer::new_for_http())
-    .layer(PropagateRequestIdLayer::new(request_id.clone()))
-    .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+    );
+    if let Some(queries) = queries {
+        router = router.merge(studio_query_api::graphql::router(queries));
+    }
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .merge(
+            Router::new()
+                .route("/health", get(health))
+                .route("/ready", get(ready))
+                .with_state(probes),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method here",
+    )
 }
 
 /// Alive: the process answers.
@@ -101,24 +115,23 @@ async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready: the log and the read model answer; reports how far the read
-/// model is behind the log, per partition.
+/// Ready: the log (and the read model, where the role reads one) answer;
+/// reports how many events the read model has yet to apply.
 async fn ready(State(probes): State<Probes>) -> Response {
     let check = async {
         let ends = probes.log.end_offsets().await.map_err(|e| e.to_string())?;
-        let applied = probes
-            .read_model
-            .checkpoints()
-            .await
-            .map_err(|e| e.to_string())?;
+        let Some(read_model) = &probes.read_model else {
+            return Ok::<_, String>(json!({ "status": "ready" }));
+        };
+        let applied = read_model.checkpoints().await.map_err(|e| e.to_string())?;
         let lag: u64 = ends
             .iter()
             .map(|(p, end)| end.saturating_sub(applied.get(p).copied().unwrap_or(0)))
             .sum();
-        Ok::<_, String>(lag)
+        Ok(json!({ "status": "ready", "projection_lag": lag }))
     };
     match tokio::time::timeout(Duration::from_secs(2), check).await {
-        Ok(Ok(lag)) => Json(json!({ "status": "ready", "projection_lag": lag })).into_response(),
+        Ok(Ok(body)) => Json(body).into_response(),
         Ok(Err(reason)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "unavailable", "reason": reason })),

@@ -4,8 +4,8 @@ mod config;
 mod http;
 mod platform;
 mod replay;
+mod roles;
 mod secrets;
-mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,14 +23,21 @@ struct Cli {
     #[arg(long, global = true, env = "STUDIO_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
-    command: Command,
+    command: Action,
 }
 
 #[derive(Subcommand)]
-enum Command {
+enum Action {
     /// Runs the whole platform in one process: command API, projector,
     /// query API (REST and GraphQL) on one address.
     Serve,
+    /// Runs the command API alone: REST commands onto the event log.
+    CommandApi,
+    /// Runs the projector alone: the event log into the read model.
+    Projector,
+    /// Runs the query API alone: GraphQL and REST reads of the read model
+    /// a projector process maintains.
+    QueryApi,
     /// Rebuilds the relational read model from the event log.
     Replay {
         /// Build into this SQLite file instead, leaving the live read model
@@ -59,8 +66,11 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve => serve::run(settings).await,
-            Command::Replay { into } => replay::run(settings, into).await,
+            Action::Serve => roles::serve(settings).await,
+            Action::CommandApi => roles::command_api(settings).await,
+            Action::Projector => roles::projector(settings).await,
+            Action::QueryApi => roles::query_api(settings).await,
+            Action::Replay { into } => replay::run(settings, into).await,
         }
     });
     match result {

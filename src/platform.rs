@@ -1,13 +1,13 @@
-//! The composition root: opens every adapter the settings name and wires
-//! them into the services and routers. Nothing else in the workspace knows
-//! which adapters run.
+//! The composition root: opens the adapters the settings name and wires
+//! them into the services and routers of each role. Nothing else in the
+//! workspace knows which adapters run.
 
 use std::fs::File;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use axum::Router;
 use chrono::Utc;
 use studio_auth::{Passwords, Tokens, UserIdDeriver};
 use studio_blob_store::BlobStore;
@@ -19,52 +19,69 @@ use studio_domain::user::{RegisterUser, Registrar, UserAggregate, UserCommand};
 use studio_domain::{Role, rules};
 use studio_event_log::EventLog;
 use studio_event_log::sqlite::{SqliteEventLog, SqliteLogOptions};
-use studio_projections::LocalProgress;
+use studio_projections::ProgressFeed;
 use studio_projections::relational::SqliteRelational;
 use studio_query_api::QueryApi;
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::http;
 use crate::secrets::secret;
 
-/// The envelope `source` of everything this binary records.
-pub const SOURCE: &str = "urn:studio:serve";
-
-pub struct Platform {
-    pub settings: Settings,
-    pub log: Arc<dyn EventLog>,
-    pub blobs: Arc<dyn BlobStore>,
-    pub read_model: Arc<SqliteRelational>,
-    pub progress: LocalProgress,
-    pub service: Arc<CommandService>,
-    pub tokens: Tokens,
-    pub user_ids: UserIdDeriver,
-    /// Held for the life of the process: one process per data directory.
-    _lock: File,
+/// What a process writes; one process per store writes it.
+#[derive(Clone, Copy, Debug)]
+pub enum Store {
+    EventLog,
+    ReadModel,
 }
 
-/// Takes the data directory for this process, or explains who has it.
-pub fn lock_data_dir(settings: &Settings) -> anyhow::Result<File> {
+impl Store {
+    fn lock_name(self) -> &'static str {
+        match self {
+            Self::EventLog => "events.lock",
+            Self::ReadModel => "read-model.lock",
+        }
+    }
+
+    fn writers(self) -> &'static str {
+        match self {
+            Self::EventLog => "the event log (studio serve or studio command-api)",
+            Self::ReadModel => "the read model (studio serve, studio projector or studio replay)",
+        }
+    }
+}
+
+/// Takes the right to write `store` for the life of the returned file, or
+/// explains who has it.
+pub fn lock(settings: &Settings, store: Store) -> anyhow::Result<File> {
     std::fs::create_dir_all(&settings.data_dir).with_context(|| {
         format!(
             "creating the data directory {}",
             settings.data_dir.display()
         )
     })?;
-    let path = settings.data_dir.join("studio.lock");
+    let path = settings.data_dir.join(store.lock_name());
     let file = File::create(&path).with_context(|| format!("opening {}", path.display()))?;
     if file.try_lock().is_err() {
         bail!(
-            "another studio process is using {}; stop it first",
+            "another studio process writes {} in {}; stop it first",
+            store.writers(),
             settings.data_dir.display()
         );
     }
     Ok(file)
 }
 
-pub async fn open_log(settings: &Settings) -> anyhow::Result<Arc<dyn EventLog>> {
-    let path = settings.data_dir.join("events.db");
+pub fn event_log_path(settings: &Settings) -> PathBuf {
+    settings.data_dir.join("events.db")
+}
+
+pub fn read_model_path(settings: &Settings) -> PathBuf {
+    settings.data_dir.join("read-model.db")
+}
+
+/// The log, for appending (the process must hold the event log's lock).
+pub async fn log_writer(settings: &Settings) -> anyhow::Result<Arc<dyn EventLog>> {
+    let path = event_log_path(settings);
     let log = SqliteEventLog::open(
         &path,
         SqliteLogOptions {
@@ -77,9 +94,63 @@ pub async fn open_log(settings: &Settings) -> anyhow::Result<Arc<dyn EventLog>> 
     Ok(Arc::new(log))
 }
 
-impl Platform {
-    pub async fn open(settings: Settings) -> anyhow::Result<Self> {
-        let lock = lock_data_dir(&settings)?;
+/// The log, for reading and tailing what another process appends.
+pub async fn log_reader(settings: &Settings) -> anyhow::Result<Arc<dyn EventLog>> {
+    let path = event_log_path(settings);
+    let log = SqliteEventLog::open_reader(&path)
+        .await
+        .with_context(|| format!("opening the event log {}", path.display()))?;
+    Ok(Arc::new(log))
+}
+
+pub async fn read_model_writer(settings: &Settings) -> anyhow::Result<Arc<SqliteRelational>> {
+    let path = read_model_path(settings);
+    let read_model = SqliteRelational::open(&path)
+        .await
+        .with_context(|| format!("opening the read model {}", path.display()))?;
+    Ok(Arc::new(read_model))
+}
+
+/// The read model a projector process writes. A query API started before
+/// its projector waits (up to a minute) for the projector to create it.
+pub async fn read_model_reader(settings: &Settings) -> anyhow::Result<Arc<SqliteRelational>> {
+    let path = read_model_path(settings);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut announced = false;
+    loop {
+        match SqliteRelational::open_reader(&path).await {
+            Ok(read_model) => return Ok(Arc::new(read_model)),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                if !announced {
+                    tracing::info!(reason = %e, "waiting for the projector to create the read model");
+                    announced = true;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("opening the read model {}", path.display()));
+            }
+        }
+    }
+}
+
+pub async fn blobs(settings: &Settings) -> anyhow::Result<Arc<dyn BlobStore>> {
+    let store = LocalBlobStore::open(&settings.data_dir.join("blobs"))
+        .await
+        .context("opening the blob store")?;
+    Ok(Arc::new(store))
+}
+
+/// Token signing and user-id derivation, from configured or generated secrets.
+#[derive(Clone)]
+pub struct Identity {
+    pub tokens: Tokens,
+    pub user_ids: UserIdDeriver,
+}
+
+impl Identity {
+    pub fn load(settings: &Settings) -> anyhow::Result<Self> {
         let secrets = settings.data_dir.join("secrets");
         let tokens = Tokens::new(
             &secret(&secrets, "token.key", settings.auth.token_secret.as_deref())?,
@@ -91,86 +162,85 @@ impl Platform {
             "identity.key",
             settings.auth.identity_key.as_deref(),
         )?);
-        let log = open_log(&settings).await?;
-        let blobs: Arc<dyn BlobStore> = Arc::new(
-            LocalBlobStore::open(&settings.data_dir.join("blobs"))
-                .await
-                .context("opening the blob store")?,
-        );
-        let read_model = Arc::new(
-            SqliteRelational::open(&settings.data_dir.join("read-model.db"))
-                .await
-                .context("opening the read model")?,
-        );
-        let service = Arc::new(CommandService::new(log.clone(), SOURCE));
-        Ok(Self {
-            settings,
-            log,
-            blobs,
-            read_model,
-            progress: LocalProgress::new(),
-            service,
-            tokens,
-            user_ids,
-            _lock: lock,
-        })
+        Ok(Self { tokens, user_ids })
     }
+}
 
-    /// Registers the configured admin unless that address already exists.
-    pub async fn bootstrap_admin(&self) -> anyhow::Result<()> {
-        let (Some(email), Some(password)) = (
-            self.settings.auth.bootstrap_admin_email.as_deref(),
-            self.settings.auth.bootstrap_admin_password.clone(),
-        ) else {
-            return Ok(());
-        };
-        let email = rules::email(email).context("auth.bootstrap_admin_email")?;
-        let user_id = self.user_ids.user_id(&email);
-        let password_hash = Passwords
-            .hash(password)
-            .await
-            .context("auth.bootstrap_admin_password")?;
-        let meta = CommandMeta::new(Uuid::now_v7(), "system".into(), Utc::now());
-        let command = UserCommand::Register(RegisterUser {
-            user_id,
-            email,
-            password_hash,
-            role: Role::Admin,
-            display_name: Some("Administrator".into()),
-            registrar: Registrar::System,
-            at: meta.at,
-        });
-        match self
-            .service
-            .execute::<UserAggregate>(user_id, &meta, vec![command])
-            .await
-        {
-            Ok(_) => tracing::info!(%user_id, "registered the bootstrap admin"),
-            Err(CommandError::Domain(DomainError::AlreadyExists(_))) => {}
-            Err(e) => return Err(e).context("registering the bootstrap admin"),
-        }
-        Ok(())
-    }
+/// The envelope `source` of what a role records.
+pub fn source(role: &str) -> String {
+    format!("urn:studio:{role}")
+}
 
-    pub fn router(&self) -> Router {
-        let commands = CommandApi {
-            service: self.service.clone(),
-            blobs: self.blobs.clone(),
-            tokens: self.tokens.clone(),
-            passwords: Passwords,
-            user_ids: self.user_ids.clone(),
-            upload_limit: self.settings.limits.upload_bytes,
-            self_service_role: self.settings.self_service_role(),
-            open_registration: self.settings.auth.open_registration,
-        };
-        let queries = QueryApi {
-            read: self.read_model.clone(),
-            progress: Arc::new(self.progress.clone()),
-            blobs: self.blobs.clone(),
-            tokens: self.tokens.clone(),
-            consistency_wait: Duration::from_millis(self.settings.limits.read_wait_ms),
-            text_limit: self.settings.limits.upload_bytes,
-        };
-        http::router(commands, queries, self.log.clone(), self.read_model.clone())
+pub fn command_api(
+    settings: &Settings,
+    identity: &Identity,
+    service: Arc<CommandService>,
+    blobs: Arc<dyn BlobStore>,
+) -> CommandApi {
+    CommandApi {
+        service,
+        blobs,
+        tokens: identity.tokens.clone(),
+        passwords: Passwords,
+        user_ids: identity.user_ids.clone(),
+        upload_limit: settings.limits.upload_bytes,
+        self_service_role: settings.self_service_role(),
+        open_registration: settings.auth.open_registration,
     }
+}
+
+pub fn query_api(
+    settings: &Settings,
+    identity: &Identity,
+    read_model: Arc<SqliteRelational>,
+    progress: Arc<dyn ProgressFeed>,
+    blobs: Arc<dyn BlobStore>,
+) -> QueryApi {
+    QueryApi {
+        read: read_model,
+        progress,
+        blobs,
+        tokens: identity.tokens.clone(),
+        consistency_wait: Duration::from_millis(settings.limits.read_wait_ms),
+        text_limit: settings.limits.upload_bytes,
+    }
+}
+
+/// Registers the configured admin unless that address already exists.
+pub async fn bootstrap_admin(
+    settings: &Settings,
+    identity: &Identity,
+    service: &CommandService,
+) -> anyhow::Result<()> {
+    let (Some(email), Some(password)) = (
+        settings.auth.bootstrap_admin_email.as_deref(),
+        settings.auth.bootstrap_admin_password.clone(),
+    ) else {
+        return Ok(());
+    };
+    let email = rules::email(email).context("auth.bootstrap_admin_email")?;
+    let user_id = identity.user_ids.user_id(&email);
+    let password_hash = Passwords
+        .hash(password)
+        .await
+        .context("auth.bootstrap_admin_password")?;
+    let meta = CommandMeta::new(Uuid::now_v7(), "system".into(), Utc::now());
+    let command = UserCommand::Register(RegisterUser {
+        user_id,
+        email,
+        password_hash,
+        role: Role::Admin,
+        display_name: Some("Administrator".into()),
+        registrar: Registrar::System,
+        at: meta.at,
+    });
+    match service
+        .execute::<UserAggregate>(user_id, &meta, vec![command])
+        .await
+    {
+        Ok(_) => tracing::info!(%user_id, "registered the bootstrap admin"),
+        Err(CommandError::Domain(DomainError::AlreadyExists(_))) => {}
+        Err(e) => return Err(e).context("registering the bootstrap admin"),
+    }
+    Ok(())
 }

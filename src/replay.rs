@@ -13,22 +13,22 @@ use studio_projections::{LocalProgress, ProgressFeed, Projector, ProjectorConfig
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
-use crate::platform::{lock_data_dir, open_log};
+use crate::platform::{self, Store};
 
 pub async fn run(settings: Settings, into: Option<PathBuf>) -> anyhow::Result<()> {
     let started = Instant::now();
     let (target, lock) = match into {
         Some(path) => (path, None),
         None => {
-            let lock = lock_data_dir(&settings)?;
+            let lock = platform::lock(&settings, Store::ReadModel)?;
             (settings.data_dir.join("read-model.rebuild.db"), Some(lock))
         }
     };
     remove_database(&target)?;
-    let log = open_log(&settings).await?;
+    let log = platform::log_reader(&settings).await?;
     let events = rebuild(log, &target).await?;
     if lock.is_some() {
-        let live = settings.data_dir.join("read-model.db");
+        let live = platform::read_model_path(&settings);
         remove_database(&live)?;
         std::fs::rename(&target, &live)
             .with_context(|| format!("moving the rebuilt read model to {}", live.display()))?;

@@ -6,4 +6,5 @@ mod support;
 mod flow;
 mod hostile;
 mod restart;
+mod roles;
 mod tenancy;

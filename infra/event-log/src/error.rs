@@ -17,6 +17,9 @@ pub enum LogError {
     /// The command id was already used for a different stream.
     #[error("command {0} was already used for another aggregate")]
     CommandIdReused(Uuid),
+    /// This process opened the log to read it only.
+    #[error("this process opened the event log read-only")]
+    ReadOnly,
     /// The log cannot be reached or is shutting down; safe to retry.
     #[error("the event log is unavailable: {0}")]
     Unavailable(String),

@@ -15,8 +15,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::{Acquire, Connection, Row, SqliteConnection, SqlitePool};
-use studio_sqlite::{Checkpointer, Durability};
+use studio_sqlite::{Durability, FileChanges};
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 
 use crate::envelope::GENESIS_HASH;
@@ -62,10 +63,23 @@ struct WriteJob {
 
 pub struct SqliteEventLog {
     pool: SqlitePool,
-    writer: mpsc::Sender<WriteJob>,
+    /// `None` when this process opened the log to read it only.
+    writer: Option<mpsc::Sender<WriteJob>>,
     ends: watch::Receiver<Ends>,
     partitions: u32,
-    _checkpointer: Checkpointer,
+    _background: Background,
+}
+
+/// What keeps the partition ends current: the writer's checkpointer (the
+/// writer publishes ends itself), or a reader's watch on the file.
+enum Background {
+    Writer {
+        _checkpointer: AbortOnDropHandle<()>,
+    },
+    Reader {
+        _changes: FileChanges,
+        _follower: AbortOnDropHandle<()>,
+    },
 }
 
 impl SqliteEventLog {
@@ -105,11 +119,86 @@ impl SqliteEventLog {
 
         Ok(Self {
             pool,
-            writer,
+            writer: Some(writer),
             ends: ends_rx,
             partitions,
-            _checkpointer: checkpointer,
+            _background: Background::Writer {
+                _checkpointer: checkpointer,
+            },
         })
+    }
+
+    /// Opens a log that another process writes, to read and tail it. New
+    /// events are noticed through file notifications, not polling.
+    pub async fn open_reader(path: &Path) -> Result<Self, LogError> {
+        if !path.exists() {
+            return Err(LogError::Unavailable(format!(
+                "no event log at {}: start the command API (or studio serve) first",
+                path.display()
+            )));
+        }
+        let connect = studio_sqlite::options(path, Durability::ProcessCrash).read_only(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(connect)
+            .await?;
+        let mut conn = pool.acquire().await?;
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT value FROM log_meta WHERE key = 'partitions'")
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(|e| LogError::Corrupt(format!("event log schema: {e}")))?;
+        let partitions: u32 = stored
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| LogError::Corrupt("the event log has no partition count".into()))?;
+        let ends = load_ends(&mut conn, partitions).await?;
+        drop(conn);
+        let changes = FileChanges::watch(path)
+            .map_err(|e| LogError::Unavailable(format!("cannot watch {}: {e}", path.display())))?;
+        let (ends_tx, ends_rx) = watch::channel(Arc::new(ends));
+        let follower = tokio::spawn(follow_ends(
+            pool.clone(),
+            changes.subscribe(),
+            ends_tx,
+            partitions,
+        ));
+        Ok(Self {
+            pool,
+            writer: None,
+            ends: ends_rx,
+            partitions,
+            _background: Background::Reader {
+                _changes: changes,
+                _follower: AbortOnDropHandle::new(follower),
+            },
+        })
+    }
+}
+
+/// Re-reads the partition ends each time the file changes.
+async fn follow_ends(
+    pool: SqlitePool,
+    mut changes: watch::Receiver<u64>,
+    ends_tx: watch::Sender<Ends>,
+    partitions: u32,
+) {
+    while changes.changed().await.is_ok() {
+        let ends = match pool.acquire().await {
+            Ok(mut conn) => load_ends(&mut conn, partitions).await,
+            Err(e) => Err(e.into()),
+        };
+        match ends {
+            Ok(ends) => {
+                ends_tx.send_if_modified(|current| {
+                    let grown = ends.iter().zip(current.iter()).any(|(new, old)| new > old);
+                    if grown {
+                        *current = Arc::new(ends);
+                    }
+                    grown
+                });
+            }
+            Err(error) => tracing::warn!(%error, "re-reading the event log's ends failed"),
+        }
     }
 }
 
@@ -452,8 +541,9 @@ impl EventLog for SqliteEventLog {
     }
 
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, LogError> {
+        let writer = self.writer.as_ref().ok_or(LogError::ReadOnly)?;
         let (reply, outcome) = oneshot::channel();
-        self.writer
+        writer
             .send(WriteJob { request, reply })
             .await
             .map_err(|_| LogError::Unavailable("the log writer has stopped".into()))?;

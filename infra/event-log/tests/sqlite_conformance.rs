@@ -1,11 +1,14 @@
 //! The embedded adapter against the conformance suite, plus what only a
 //! file-backed log can show.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use studio_event_log::conformance as suite;
 use studio_event_log::sqlite::{SqliteEventLog, SqliteLogOptions};
-use studio_event_log::{EventLog, GENESIS_HASH};
+use studio_event_log::{
+    AppendOutcome, AppendRequest, EventLog, GENESIS_HASH, LogCursor, LogError, StoredEvent,
+};
 use tempfile::TempDir;
 
 async fn fresh() -> (TempDir, Arc<dyn EventLog>) {
@@ -16,11 +19,54 @@ async fn fresh() -> (TempDir, Arc<dyn EventLog>) {
     (dir, Arc::new(log))
 }
 
+/// A writer and a separate reader of the same file, as when the command
+/// API and a projector run as separate processes: every read goes through
+/// the reader, which learns of appends from file notifications only.
+struct Split {
+    writer: SqliteEventLog,
+    reader: SqliteEventLog,
+}
+
+#[async_trait::async_trait]
+impl EventLog for Split {
+    fn partitions(&self) -> u32 {
+        self.reader.partitions()
+    }
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, LogError> {
+        self.writer.append(request).await
+    }
+    async fn command_outcome(
+        &self,
+        command_id: uuid::Uuid,
+    ) -> Result<Option<AppendOutcome>, LogError> {
+        self.reader.command_outcome(command_id).await
+    }
+    async fn read_stream(&self, aggregate_id: uuid::Uuid) -> Result<Vec<StoredEvent>, LogError> {
+        self.reader.read_stream(aggregate_id).await
+    }
+    async fn end_offsets(&self) -> Result<BTreeMap<u32, u64>, LogError> {
+        self.writer.end_offsets().await
+    }
+    async fn cursor(&self, from: BTreeMap<u32, u64>) -> Result<Box<dyn LogCursor>, LogError> {
+        self.reader.cursor(from).await
+    }
+}
+
+async fn split() -> (TempDir, Arc<dyn EventLog>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("events.db");
+    let writer = SqliteEventLog::open(&path, SqliteLogOptions::default())
+        .await
+        .expect("writer");
+    let reader = SqliteEventLog::open_reader(&path).await.expect("reader");
+    (dir, Arc::new(Split { writer, reader }))
+}
+
 macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {$(
+    ($open:ident: $($name:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
-            let (_dir, log) = fresh().await;
+            let (_dir, log) = $open().await;
             if let Err(failure) = suite::$name(log.as_ref()).await {
                 panic!("{failure}");
             }
@@ -29,10 +75,10 @@ macro_rules! conformance {
 }
 
 macro_rules! conformance_shared {
-    ($($name:ident),* $(,)?) => {$(
+    ($open:ident: $($name:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
-            let (_dir, log) = fresh().await;
+            let (_dir, log) = $open().await;
             if let Err(failure) = suite::$name(log).await {
                 panic!("{failure}");
             }
@@ -40,7 +86,7 @@ macro_rules! conformance_shared {
     )*};
 }
 
-conformance!(
+conformance!(fresh:
     appends_and_reads_back,
     conflicting_append_writes_nothing,
     retried_command_returns_first_outcome,
@@ -49,11 +95,35 @@ conformance!(
     cursor_reads_every_partition_in_order,
 );
 
-conformance_shared!(
+conformance_shared!(fresh:
     concurrent_appends_one_wins,
     cursor_tails_without_polling,
     sequences_stay_contiguous_under_contention,
 );
+
+mod separate_reader {
+    use super::*;
+
+    conformance!(split: appends_and_reads_back, cursor_reads_every_partition_in_order);
+    conformance_shared!(split: cursor_tails_without_polling);
+
+    #[tokio::test]
+    async fn a_reader_cannot_append_and_needs_an_existing_log() {
+        let (dir, _log) = fresh().await;
+        let reader = SqliteEventLog::open_reader(&dir.path().join("events.db"))
+            .await
+            .expect("reader");
+        let request = suite::request(uuid::Uuid::now_v7(), 0, GENESIS_HASH, 1);
+        assert!(matches!(
+            reader.append(request).await,
+            Err(LogError::ReadOnly)
+        ));
+        assert!(matches!(
+            SqliteEventLog::open_reader(&dir.path().join("missing.db")).await,
+            Err(LogError::Unavailable(_))
+        ));
+    }
+}
 
 #[tokio::test]
 async fn a_reopened_log_keeps_events_offsets_and_partition_count() {

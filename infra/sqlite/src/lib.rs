@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use tokio_util::task::AbortOnDropHandle;
 
 /// How durable each commit is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,9 +37,9 @@ pub fn options(path: &Path, durability: Durability) -> SqliteConnectOptions {
 
 /// Checkpoints the database every `every` from a connection of its own,
 /// in PASSIVE mode: it never waits for, nor blocks, the writer or readers.
-/// Stops when the returned guard is dropped.
-pub fn spawn_checkpointer(options: SqliteConnectOptions, every: Duration) -> Checkpointer {
-    Checkpointer(tokio::spawn(async move {
+/// Stops when the returned handle is dropped.
+pub fn spawn_checkpointer(options: SqliteConnectOptions, every: Duration) -> AbortOnDropHandle<()> {
+    AbortOnDropHandle::new(tokio::spawn(async move {
         let mut conn = match options.connect().await {
             Ok(conn) => conn,
             Err(error) => {
@@ -60,17 +61,90 @@ pub fn spawn_checkpointer(options: SqliteConnectOptions, every: Duration) -> Che
     }))
 }
 
-/// The background checkpoint task; dropping it stops the task.
-pub struct Checkpointer(tokio::task::JoinHandle<()>);
+/// Wakes whenever another process changes a database file (its WAL or the
+/// file itself), by inotify on Linux: how a process that does not write a
+/// store learns, without polling, that the writer committed.
+pub struct FileChanges {
+    _watcher: notify::RecommendedWatcher,
+    changes: tokio::sync::watch::Receiver<u64>,
+}
 
-impl Checkpointer {
-    pub fn stop(&self) {
-        self.0.abort();
+impl FileChanges {
+    pub fn watch(database: &Path) -> Result<Self, notify::Error> {
+        use notify::{RecursiveMode, Watcher};
+
+        let name = database
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let directory = database
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        let (tx, changes) = tokio::sync::watch::channel(0u64);
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                let Ok(event) = event else { return };
+                if matches!(event.kind, notify::EventKind::Access(_)) {
+                    return;
+                }
+                let ours = event.paths.iter().any(|p| {
+                    p.file_name()
+                        .is_some_and(|f| f.to_string_lossy().starts_with(name.as_str()))
+                });
+                if ours {
+                    tx.send_modify(|n| *n = n.wrapping_add(1));
+                }
+            })?;
+        watcher.watch(&directory, RecursiveMode::NonRecursive)?;
+        Ok(Self {
+            _watcher: watcher,
+            changes,
+        })
+    }
+
+    /// A receiver that wakes on every change from now on.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        let mut receiver = self.changes.clone();
+        receiver.mark_unchanged();
+        receiver
     }
 }
 
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        self.0.abort();
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sqlx::{ConnectOptions, Executor};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn another_connection_s_commit_wakes_the_watcher() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.db");
+        let mut writer = options(&path, Durability::ProcessCrash)
+            .connect()
+            .await
+            .expect("open");
+        writer
+            .execute("CREATE TABLE t (x INTEGER)")
+            .await
+            .expect("create");
+        let watcher = FileChanges::watch(&path).expect("watch");
+        let mut changes = watcher.subscribe();
+        writer
+            .execute("INSERT INTO t VALUES (1)")
+            .await
+            .expect("insert");
+        tokio::time::timeout(Duration::from_secs(5), changes.changed())
+            .await
+            .expect("woken within 5 s")
+            .expect("watcher alive");
+        // Nothing else happening: no wake-up.
+        changes.mark_unchanged();
+        let quiet = tokio::time::timeout(Duration::from_millis(300), changes.changed()).await;
+        assert!(quiet.is_err(), "woken without a change");
     }
 }

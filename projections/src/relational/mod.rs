@@ -4,6 +4,7 @@
 
 mod apply;
 mod query;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,11 +14,14 @@ use async_trait::async_trait;
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::{Row, SqlitePool};
 use studio_event_log::StoredEvent;
-use studio_sqlite::{Checkpointer, Durability};
+use studio_sqlite::Durability;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::{Projection, ProjectionError};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/read-model/sqlite");
+
+pub use watch::WatchedProgress;
 
 pub const PROJECTION_NAME: &str = "relational";
 
@@ -31,9 +35,10 @@ pub const TABLES: &[(&str, &str)] = &[
 ];
 
 pub struct SqliteRelational {
-    writer: SqlitePool,
+    /// `None` when this process only reads the read model.
+    writer: Option<SqlitePool>,
     reader: SqlitePool,
-    checkpointer: Checkpointer,
+    checkpointer: Option<AbortOnDropHandle<()>>,
 }
 
 impl SqliteRelational {
@@ -55,9 +60,49 @@ impl SqliteRelational {
             .await?;
         let checkpointer = studio_sqlite::spawn_checkpointer(options, Duration::from_millis(500));
         Ok(Self {
-            writer,
+            writer: Some(writer),
             reader,
-            checkpointer,
+            checkpointer: Some(checkpointer),
+        })
+    }
+
+    /// Opens a read model that another process (the projector) writes, to
+    /// answer queries from it.
+    pub async fn open_reader(path: &Path) -> Result<Self, ProjectionError> {
+        if !path.exists() {
+            return Err(ProjectionError::Corrupt(format!(
+                "no read model at {}: start the projector (or studio serve) first",
+                path.display()
+            )));
+        }
+        let options = studio_sqlite::options(path, Durability::ProcessCrash).read_only(true);
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_optional(&reader)
+                .await
+                .ok()
+                .flatten();
+        let latest = MIGRATOR.iter().map(|m| m.version).max();
+        if applied.is_none() || applied < latest {
+            return Err(ProjectionError::Corrupt(format!(
+                "the read model at {} is not (yet) at the current schema: start the projector",
+                path.display()
+            )));
+        }
+        Ok(Self {
+            writer: None,
+            reader,
+            checkpointer: None,
+        })
+    }
+
+    fn writer(&self) -> Result<&SqlitePool, ProjectionError> {
+        self.writer.as_ref().ok_or_else(|| {
+            ProjectionError::Corrupt("this process opened the read model read-only".into())
         })
     }
 
@@ -91,12 +136,16 @@ impl SqliteRelational {
     /// Folds the write-ahead log into the database file and closes every
     /// connection: the file alone then holds the read model and can be moved.
     pub async fn close(&self) -> Result<(), ProjectionError> {
-        self.checkpointer.stop();
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.writer)
-            .await?;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.abort();
+        }
+        if let Some(writer) = &self.writer {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(writer)
+                .await?;
+            writer.close().await;
+        }
         self.reader.close().await;
-        self.writer.close().await;
         Ok(())
     }
 }
@@ -108,11 +157,11 @@ impl Projection for SqliteRelational {
     }
 
     async fn checkpoints(&self) -> Result<BTreeMap<u32, u64>, ProjectionError> {
-        query::checkpoints(&self.writer).await
+        query::checkpoints(self.writer()?).await
     }
 
     async fn apply(&self, batch: &[StoredEvent]) -> Result<(), ProjectionError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer()?.begin().await?;
         for event in batch {
             apply::event(&mut tx, event).await?;
         }

@@ -4,16 +4,16 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
+use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
+use studio_event_log::Position;
 use uuid::Uuid;
-
-use async_trait::async_trait;
 
 use super::{PROJECTION_NAME, SqliteRelational};
 use crate::{
-    CharacterView, DocumentView, EventView, FeedCursor, Keyset, Page, PageRequest, ProjectionError,
-    ReadModel, UserView, Viewer,
+    Change, CharacterView, DocumentView, EventView, FeedCursor, Keyset, Page, PageRequest,
+    ProjectionError, ReadModel, UserView, Viewer,
 };
 
 fn uuid(row: &SqliteRow, column: &str) -> Result<Uuid, ProjectionError> {
@@ -128,6 +128,45 @@ fn event_view(row: &SqliteRow) -> Result<EventView, ProjectionError> {
 const DOCUMENT_COLUMNS: &str = "document_id, owner_id, title, original_filename, media_type, size_bytes, sha256, blob_ref, uploaded_at, updated_at, version";
 const CHARACTER_COLUMNS: &str = "character_id, owner_id, name, aliases, personality_profile, source_document_id, created_at, updated_at, version";
 const EVENT_COLUMNS: &str = r#"partition, "offset", event_id, event_type, aggregate_id, aggregate_type, sequence, time, actor, tenant, data"#;
+
+impl SqliteRelational {
+    /// What the commits between two checkpoints changed, from the event feed.
+    pub(super) async fn changes_between(
+        &self,
+        from: &BTreeMap<u32, u64>,
+        to: &BTreeMap<u32, u64>,
+    ) -> Result<Vec<Change>, ProjectionError> {
+        let mut changes = Vec::new();
+        for (&partition, &end) in to {
+            let start = from.get(&partition).copied().unwrap_or(0);
+            if end <= start {
+                continue;
+            }
+            let rows = sqlx::query(
+                r#"SELECT "offset", event_type, aggregate_id, aggregate_type, tenant FROM event_feed
+                   WHERE partition = $1 AND "offset" >= $2 AND "offset" < $3 ORDER BY "offset""#,
+            )
+            .bind(i64::from(partition))
+            .bind(i64::try_from(start).unwrap_or(i64::MAX))
+            .bind(i64::try_from(end).unwrap_or(i64::MAX))
+            .fetch_all(&self.reader)
+            .await?;
+            for row in &rows {
+                changes.push(Change {
+                    aggregate_type: row.try_get("aggregate_type")?,
+                    aggregate_id: uuid(row, "aggregate_id")?,
+                    tenant: uuid(row, "tenant")?,
+                    event_type: row.try_get("event_type")?,
+                    position: Position {
+                        partition,
+                        offset: count(row, "offset")?,
+                    },
+                });
+            }
+        }
+        Ok(changes)
+    }
+}
 
 #[async_trait]
 impl ReadModel for SqliteRelational {

@@ -21,6 +21,7 @@ pub struct Server {
     pub dir: PathBuf,
     pub base: String,
     port: u16,
+    role: &'static str,
     child: Option<Child>,
     _temp: Option<tempfile::TempDir>,
 }
@@ -46,11 +47,17 @@ impl Server {
     }
 
     pub async fn start_in(dir: &Path) -> Server {
+        Server::start_role_in(dir, "serve").await
+    }
+
+    /// One role (`serve`, `command-api`, `projector`, `query-api`) on `dir`.
+    pub async fn start_role_in(dir: &Path, role: &'static str) -> Server {
         let port = free_port();
         let mut server = Server {
             dir: dir.to_owned(),
             base: format!("http://127.0.0.1:{port}"),
             port,
+            role,
             child: None,
             _temp: None,
         };
@@ -72,25 +79,36 @@ impl Server {
     async fn spawn(&mut self) {
         let mut command = studio();
         command
-            .arg("serve")
+            .arg(self.role)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         self.env(&mut command);
-        self.child = Some(command.spawn().expect("start studio serve"));
+        self.child = Some(command.spawn().expect("start studio"));
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(r) = client.get(format!("{}/health", self.base)).send().await
-                && r.status().is_success()
-            {
+            let up = if self.role == "projector" {
+                self.dir.join("read-model.db").exists()
+            } else {
+                client
+                    .get(format!("{}/health", self.base))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            };
+            if up {
                 return;
             }
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!("studio serve exited: {status}");
+                panic!("studio {} exited: {status}", self.role);
             }
-            assert!(Instant::now() < deadline, "studio serve did not come up");
+            assert!(
+                Instant::now() < deadline,
+                "studio {} did not come up",
+                self.role
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

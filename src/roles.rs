@@ -1,0 +1,207 @@
+//! The roles `studio` runs: all of them in one process (`serve`), or each
+//! in its own (`command-api`, `projector`, `query-api`), against the same
+//! data directory.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::serve::ListenerExt;
+use studio_command_api::CommandService;
+use studio_projections::relational::WatchedProgress;
+use studio_projections::{LocalProgress, Projector, ProjectorConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::http::{self, Probes};
+use crate::platform::{self, Identity, Store};
+
+/// Everything in one process: command API, projector, query API.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let _log_lock = platform::lock(&settings, Store::EventLog)?;
+    let _read_model_lock = platform::lock(&settings, Store::ReadModel)?;
+    let identity = Identity::load(&settings)?;
+    let log = platform::log_writer(&settings).await?;
+    let blobs = platform::blobs(&settings).await?;
+    let read_model = platform::read_model_writer(&settings).await?;
+    let service = Arc::new(CommandService::new(log.clone(), platform::source("serve")));
+    platform::bootstrap_admin(&settings, &identity, &service).await?;
+
+    let progress = LocalProgress::new();
+    let shutdown = CancellationToken::new();
+    let projector = tokio::spawn(
+        Projector::new(
+            log.clone(),
+            read_model.clone(),
+            progress.clone(),
+            ProjectorConfig::default(),
+        )
+        .run(shutdown.clone()),
+    );
+    let router = http::router(
+        Some(platform::command_api(
+            &settings,
+            &identity,
+            service,
+            blobs.clone(),
+        )),
+        Some(platform::query_api(
+            &settings,
+            &identity,
+            read_model.clone(),
+            Arc::new(progress),
+            blobs,
+        )),
+        Probes {
+            log,
+            read_model: Some(read_model),
+        },
+    );
+    let served = listen(settings.listen, router, shutdown.clone(), "serve").await;
+    shutdown.cancel();
+    projector
+        .await
+        .context("the projector task")?
+        .context("the projector")?;
+    served
+}
+
+/// The write side alone: REST commands onto the event log.
+pub async fn command_api(settings: Settings) -> anyhow::Result<()> {
+    let _log_lock = platform::lock(&settings, Store::EventLog)?;
+    let identity = Identity::load(&settings)?;
+    let log = platform::log_writer(&settings).await?;
+    let blobs = platform::blobs(&settings).await?;
+    let service = Arc::new(CommandService::new(
+        log.clone(),
+        platform::source("command-api"),
+    ));
+    platform::bootstrap_admin(&settings, &identity, &service).await?;
+    let router = http::router(
+        Some(platform::command_api(&settings, &identity, service, blobs)),
+        None,
+        Probes {
+            log,
+            read_model: None,
+        },
+    );
+    listen(
+        settings.listen,
+        router,
+        CancellationToken::new(),
+        "command-api",
+    )
+    .await
+}
+
+/// The projector alone: tails the event log into the relational read model.
+pub async fn projector(settings: Settings) -> anyhow::Result<()> {
+    let _read_model_lock = platform::lock(&settings, Store::ReadModel)?;
+    let log = platform::log_reader(&settings).await?;
+    let read_model = platform::read_model_writer(&settings).await?;
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        stop_signal().await;
+        stop.cancel();
+    });
+    tracing::info!(data_dir = %settings.data_dir.display(), "studio projector is running");
+    Projector::new(
+        log,
+        read_model,
+        LocalProgress::new(),
+        ProjectorConfig::default(),
+    )
+    .run(shutdown)
+    .await
+    .context("the projector")
+}
+
+/// The query side alone: GraphQL and REST reads of a read model that a
+/// projector process maintains.
+pub async fn query_api(settings: Settings) -> anyhow::Result<()> {
+    let identity = Identity::load(&settings)?;
+    let log = platform::log_reader(&settings).await?;
+    let blobs = platform::blobs(&settings).await?;
+    let read_model = platform::read_model_reader(&settings).await?;
+    let progress =
+        WatchedProgress::start(read_model.clone(), &platform::read_model_path(&settings))
+            .await
+            .context("following the read model")?;
+    let router = http::router(
+        None,
+        Some(platform::query_api(
+            &settings,
+            &identity,
+            read_model.clone(),
+            Arc::new(progress),
+            blobs,
+        )),
+        Probes {
+            log,
+            read_model: Some(read_model),
+        },
+    );
+    listen(
+        settings.listen,
+        router,
+        CancellationToken::new(),
+        "query-api",
+    )
+    .await
+}
+
+/// Serves `router` until a stop signal (or `shutdown`), then cancels
+/// `shutdown` so the role's background tasks stop too.
+async fn listen(
+    address: SocketAddr,
+    router: Router,
+    shutdown: CancellationToken,
+    role: &str,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("listening on {address}"))?;
+    let bound = listener.local_addr().unwrap_or(address);
+    // Small frames (subscription events, short JSON answers) go out at
+    // once instead of waiting for the client's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tracing::info!(address = %bound, role, "studio is serving");
+    let stop = shutdown.clone();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = stop_signal() => tracing::info!("shutting down"),
+                _ = stop.cancelled() => {}
+            }
+            stop.cancel();
+        })
+        .await
+        .context("serving HTTP")
+}
+
+async fn stop_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

@@ -1,0 +1,94 @@
+//! The roles in separate processes on one data directory: commands to one,
+//! queries and subscriptions from another, a projector between them.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::Server;
+use crate::support::graphql_ws::Subscription;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_api_projector_and_query_api_as_separate_processes() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let commands = Server::start_role_in(temp.path(), "command-api").await;
+    let _projector = Server::start_role_in(temp.path(), "projector").await;
+    let queries = Server::start_role_in(temp.path(), "query-api").await;
+
+    let writer = commands.client().editor("ada@example.org").await;
+    let token = writer.token.clone().unwrap_or_default();
+    let reader = queries.client().with_token(&token);
+    // A feed starts where the read model stands: let it take in the
+    // registrations first.
+    queries.settle().await;
+
+    let mut feed = Subscription::start(
+        &queries.ws_url(),
+        Some(&token),
+        "subscription { events { type aggregateId } }",
+        json!({}),
+    )
+    .await
+    .expect("subscribe on the query API");
+
+    let created = writer
+        .post(
+            "/api/v1/characters",
+            json!({ "name": "Lady Dedlock", "aliases": ["Honoria"] }),
+        )
+        .await
+        .expect(201);
+    let id = created["character_id"].as_str().unwrap_or_default();
+    let position = created["position"].as_str().unwrap_or_default();
+
+    let event = feed
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the event crosses three processes");
+    assert_eq!(event["events"]["type"], "studio.character.created.v1");
+    assert_eq!(event["events"]["aggregateId"], id);
+
+    let read = reader
+        .get(&format!("/api/v1/characters/{id}?position={position}"))
+        .await
+        .expect(200);
+    assert_eq!(read["aliases"], json!(["Honoria"]));
+    let ready = reader.get("/ready").await.expect(200);
+    assert_eq!(ready["projection_lag"], 0);
+
+    // Each process serves its own side only.
+    reader
+        .post("/api/v1/characters", json!({ "name": "X" }))
+        .await
+        .error(405, "method_not_allowed");
+    reader
+        .upload("a.txt", b"text", None)
+        .await
+        .error(405, "method_not_allowed");
+    writer
+        .get("/api/v1/characters")
+        .await
+        .error(405, "method_not_allowed");
+    let graphql = writer
+        .send(
+            writer
+                .request(reqwest::Method::POST, "/graphql")
+                .json(&json!({ "query": "{ me { email } }" })),
+        )
+        .await;
+    graphql.error(404, "not_found");
+    assert!(writer.get("/api/v1/openapi.json").await.expect(200)["paths"]["/api/v1/characters/{id}"]["patch"].is_object());
+
+    // One writer per store.
+    let mut second = crate::support::studio();
+    commands.env(&mut second);
+    let output = second
+        .arg("command-api")
+        .output()
+        .expect("a second command API");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("another studio process writes the event log")
+    );
+}
