@@ -48,6 +48,7 @@ fn create(name: &str) -> CharacterCommand {
         aliases: vec![],
         personality_profile: json!({}),
         source_document: None,
+        origin: studio_domain::character::CharacterOrigin::Manual,
         at: Utc::now(),
     })
 }
@@ -81,7 +82,7 @@ async fn a_command_becomes_enveloped_chained_events() {
 
     let stream = log.read_stream(id.into()).await.expect("read");
     let first = &stream[0].envelope;
-    assert_eq!(first.event_type, "studio.character.created.v1");
+    assert_eq!(first.event_type, "studio.character.created.v2");
     assert_eq!(first.aggregatetype, "character");
     assert_eq!(first.subject, Uuid::from(id));
     assert_eq!(first.tenant, OWNER);
@@ -319,7 +320,7 @@ async fn a_command_overtaken_by_another_writer_is_decided_against_the_newer_stat
     assert_eq!(
         types,
         [
-            "studio.character.created.v1",
+            "studio.character.created.v2",
             "studio.character.alias_added.v1",
             "studio.character.alias_added.v1",
         ]

@@ -42,13 +42,36 @@ pub struct CreateCharacter {
     pub aliases: Vec<String>,
     pub personality_profile: Value,
     pub source_document: Option<DocumentId>,
+    pub origin: CharacterOrigin,
     pub at: DateTime<Utc>,
+}
+
+/// Where a character came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CharacterOrigin {
+    /// Created by a person.
+    Manual,
+    /// Found in a document by the analysis pipeline.
+    Detected,
+    /// Brought over from the legacy application.
+    Imported,
+}
+
+impl CharacterOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Manual => "manual",
+            Self::Detected => "detected",
+            Self::Imported => "imported",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum CharacterEvent {
-    #[serde(rename = "studio.character.created.v1")]
+    #[serde(rename = "studio.character.created.v2")]
     Created(CharacterCreated),
     #[serde(rename = "studio.character.renamed.v1")]
     Renamed(CharacterRenamed),
@@ -62,7 +85,7 @@ pub enum CharacterEvent {
 
 impl DomainEvent for CharacterEvent {
     const TYPES: &'static [&'static str] = &[
-        "studio.character.created.v1",
+        "studio.character.created.v2",
         "studio.character.renamed.v1",
         "studio.character.profile_updated.v1",
         "studio.character.alias_added.v1",
@@ -78,6 +101,8 @@ pub struct CharacterCreated {
     pub aliases: Vec<String>,
     pub personality_profile: Value,
     pub source_document_id: Option<DocumentId>,
+    /// New in v2; v1 events upcast to `manual`.
+    pub origin: CharacterOrigin,
     pub created_at: DateTime<Utc>,
 }
 
@@ -118,6 +143,7 @@ pub struct Character {
     pub aliases: Vec<String>,
     pub personality_profile: Value,
     pub source_document_id: Option<DocumentId>,
+    pub origin: CharacterOrigin,
 }
 
 impl Character {
@@ -204,6 +230,7 @@ pub fn decide(
                 aliases,
                 personality_profile: create.personality_profile,
                 source_document_id: create.source_document,
+                origin: create.origin,
                 created_at: create.at,
             })])
         }
@@ -262,6 +289,7 @@ pub fn evolve(state: CharacterState, event: CharacterEvent) -> Result<CharacterS
                 aliases: e.aliases,
                 personality_profile: e.personality_profile,
                 source_document_id: e.source_document_id,
+                origin: e.origin,
             }))
         }
         (CharacterState::Active(c), CharacterEvent::Renamed(e)) => {

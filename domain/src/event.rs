@@ -44,13 +44,16 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Sized {
         }
     }
 
+    /// Reads a stored event of any version: upcast to the current version,
+    /// then checked against its schema.
     fn decode(event_type: &str, data: &Value) -> Result<Self, EventDecodeError> {
-        if !Self::TYPES.contains(&event_type) {
-            return Err(EventDecodeError::UnknownType(event_type.to_owned()));
+        let (event_type, data) = crate::upcast::upcast(event_type, data.clone());
+        if !Self::TYPES.contains(&event_type.as_str()) {
+            return Err(EventDecodeError::UnknownType(event_type));
         }
         let tagged = serde_json::json!({ "type": event_type, "data": data });
         serde_json::from_value(tagged).map_err(|source| EventDecodeError::Schema {
-            event_type: event_type.to_owned(),
+            event_type,
             source,
         })
     }

@@ -15,6 +15,7 @@ mod error;
 mod event;
 mod ids;
 pub mod rules;
+pub mod upcast;
 pub mod user;
 
 pub use access::{Actor, Role};

@@ -5,7 +5,7 @@ use common::{given, given_nothing};
 use serde_json::json;
 use studio_domain::character::{
     CharacterAggregate, CharacterAliasAdded, CharacterCommand, CharacterCreated, CharacterDeleted,
-    CharacterEvent, CharacterProfileUpdated, CharacterRenamed, CreateCharacter,
+    CharacterEvent, CharacterOrigin, CharacterProfileUpdated, CharacterRenamed, CreateCharacter,
 };
 use studio_domain::{Actor, AggregateType, DomainError, Role, UserId};
 use uuid::Uuid;
@@ -42,6 +42,7 @@ fn create(aliases: &[&str], profile: serde_json::Value) -> CharacterCommand {
         aliases: aliases.iter().map(|a| a.to_string()).collect(),
         personality_profile: profile,
         source_document: None,
+        origin: CharacterOrigin::Manual,
         at: at(),
     })
 }
@@ -53,6 +54,7 @@ fn created() -> CharacterEvent {
         aliases: vec!["Lizzy".into(), "Miss Bennet".into()],
         personality_profile: json!({"traits": ["witty"]}),
         source_document_id: None,
+        origin: CharacterOrigin::Manual,
         created_at: at(),
     })
 }

@@ -46,6 +46,7 @@ fn one_of_each() -> Vec<(String, serde_json::Value)> {
             aliases: vec![],
             personality_profile: json!({}),
             source_document_id: Some(DocumentId::from_uuid(Uuid::nil())),
+            origin: studio_domain::character::CharacterOrigin::Manual,
             created_at: Utc::now(),
         }),
         CharacterEvent::Renamed(CharacterRenamed { name: "n".into() }),
@@ -70,6 +71,12 @@ fn every_event_type_and_field_is_documented() {
     let sampled: BTreeSet<&str> = samples.iter().map(|(t, _)| t.as_str()).collect();
     let known: BTreeSet<&str> = AnyEvent::all_types().collect();
     assert_eq!(sampled, known, "this test must sample every event type");
+    for superseded in studio_domain::upcast::SUPERSEDED {
+        assert!(
+            doc.contains(&format!("### `{superseded}` (superseded)")),
+            "the superseded type {superseded} is not documented"
+        );
+    }
     for (event_type, data) in &samples {
         let heading = format!("### `{event_type}`");
         let start = doc

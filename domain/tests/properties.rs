@@ -46,6 +46,7 @@ fn character_command() -> impl Strategy<Value = CharacterCommand> {
                     aliases,
                     personality_profile: json!({}),
                     source_document: None,
+                    origin: studio_domain::character::CharacterOrigin::Manual,
                     at: at(),
                 })
             }

@@ -54,6 +54,8 @@ pub struct CharacterView {
     pub aliases: Vec<String>,
     pub personality_profile: Value,
     pub source_document_id: Option<Uuid>,
+    /// `manual`, `detected` or `imported`.
+    pub origin: String,
     pub created_at: String,
     pub updated_at: String,
     pub version: u64,

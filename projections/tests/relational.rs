@@ -154,6 +154,7 @@ impl World {
                     aliases: vec!["Dame Durden".into()],
                     personality_profile: json!({ "kind": true }),
                     source_document_id: Some(DocumentId::from_uuid(document)),
+                origin: studio_domain::character::CharacterOrigin::Manual,
                     created_at: at,
                 }),
                 CharacterEvent::Renamed(CharacterRenamed {
@@ -176,6 +177,7 @@ impl World {
                     aliases: vec![],
                     personality_profile: json!({}),
                     source_document_id: None,
+                origin: studio_domain::character::CharacterOrigin::Manual,
                     created_at: at + chrono::Duration::seconds(i),
                 })],
             )
@@ -302,7 +304,7 @@ async fn events_become_rows_each_tenant_sees_their_own() {
     assert_eq!(
         types,
         [
-            "studio.character.created.v1",
+            "studio.character.created.v2",
             "studio.character.renamed.v1",
             "studio.character.alias_added.v1"
         ]
@@ -381,6 +383,7 @@ async fn a_restarted_projector_resumes_at_its_checkpoint() {
                 aliases: vec![],
                 personality_profile: json!({}),
                 source_document_id: None,
+                origin: studio_domain::character::CharacterOrigin::Manual,
                 created_at: Utc::now(),
             })],
         )

@@ -64,7 +64,7 @@ async fn register_upload_create_query_and_watch_it_live() {
         .expect("character id")
         .to_owned();
     let event = next_event(&mut feed).await;
-    assert_eq!(event["type"], "studio.character.created.v1");
+    assert_eq!(event["type"], "studio.character.created.v2");
     assert_eq!(event["aggregateId"], character_id);
 
     let changed = ada

@@ -45,7 +45,7 @@ async fn command_api_projector_and_query_api_as_separate_processes() {
         .next(Duration::from_secs(10))
         .await
         .expect("the event crosses three processes");
-    assert_eq!(event["events"]["type"], "studio.character.created.v1");
+    assert_eq!(event["events"]["type"], "studio.character.created.v2");
     assert_eq!(event["events"]["aggregateId"], id);
 
     let read = reader

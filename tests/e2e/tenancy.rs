@@ -117,7 +117,7 @@ async fn users_do_not_see_each_other() {
         .next(Duration::from_secs(10))
         .await
         .expect("bob's event");
-    assert_eq!(first["events"]["type"], "studio.character.created.v1");
+    assert_eq!(first["events"]["type"], "studio.character.created.v2");
     assert!(bob_feed.next(Duration::from_millis(300)).await.is_none());
 
     // An admin sees both.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use studio_auth::Principal;
 use studio_domain::character::{
-    CharacterAggregate, CharacterCommand, CreateCharacter, check_source_document,
+    CharacterAggregate, CharacterCommand, CharacterOrigin, CreateCharacter, check_source_document,
 };
 use studio_domain::document::DocumentAggregate;
 use studio_domain::{CharacterId, DocumentId};
@@ -94,6 +94,7 @@ pub async fn create(
             .personality_profile
             .unwrap_or_else(|| Value::Object(Default::default())),
         source_document,
+        origin: CharacterOrigin::Manual,
         at: meta.at,
     });
     let executed = api

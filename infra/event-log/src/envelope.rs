@@ -2,6 +2,8 @@
 //! with our extensions, chained per stream by SHA-256 over the RFC 8785
 //! canonical form.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -45,6 +47,11 @@ pub struct EventEnvelope {
     pub prevhash: String,
     /// SHA-256 (hex) of the JCS form of this envelope without `hash`.
     pub hash: String,
+    /// Extension attributes this version does not know (written by a newer
+    /// producer or a standard tool): kept, re-serialised and hashed, never
+    /// dropped.
+    #[serde(flatten)]
+    pub extensions: BTreeMap<String, Value>,
 }
 
 /// An event as a command produces it, before it is placed in its stream.
@@ -112,6 +119,7 @@ impl EventEnvelope {
                     commandid: header.command_id,
                     prevhash: prev.clone(),
                     hash: String::new(),
+                    extensions: BTreeMap::new(),
                 };
                 envelope.hash = envelope.computed_hash();
                 prev = envelope.hash.clone();
@@ -288,6 +296,26 @@ mod tests {
         value["data"]["title"] = json!("Tampered");
         assert_eq!(
             EventEnvelope::from_json(&value.to_string()),
+            Err(EnvelopeError::HashMismatch)
+        );
+    }
+
+    #[test]
+    fn unknown_extensions_are_kept_and_covered_by_the_hash() {
+        let event = &two_events()[0];
+        let mut value = serde_json::to_value(event).unwrap_or_default();
+        value["traceparent"] = json!("00-abc-def-01");
+        let rehashed = envelope_hash(&value);
+        value["hash"] = json!(rehashed);
+        let parsed = EventEnvelope::from_json(&value.to_string());
+        let parsed = parsed.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.extensions.get("traceparent"), Some(&json!("00-abc-def-01")));
+        assert_eq!(parsed.computed_hash(), parsed.hash);
+        // Smuggling an attribute in without re-hashing is caught.
+        let mut smuggled = serde_json::to_value(event).unwrap_or_default();
+        smuggled["evil"] = json!(true);
+        assert_eq!(
+            EventEnvelope::from_json(&smuggled.to_string()),
             Err(EnvelopeError::HashMismatch)
         );
     }

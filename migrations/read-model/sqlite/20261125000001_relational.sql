@@ -42,6 +42,7 @@ CREATE TABLE characters (
     aliases             TEXT    NOT NULL,
     personality_profile TEXT    NOT NULL,
     source_document_id  TEXT,
+    origin              TEXT    NOT NULL,
     created_at          TEXT    NOT NULL,
     updated_at          TEXT    NOT NULL,
     version             INTEGER NOT NULL

@@ -116,8 +116,8 @@ pub(super) async fn event(
         AnyEvent::Character(CharacterEvent::Created(c)) => {
             sqlx::query(
                 "INSERT INTO characters (character_id, owner_id, name, aliases, personality_profile,
-                   source_document_id, created_at, updated_at, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (character_id) DO NOTHING",
+                   source_document_id, origin, created_at, updated_at, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (character_id) DO NOTHING",
             )
             .bind(&id)
             .bind(c.owner.to_string())
@@ -125,6 +125,7 @@ pub(super) async fn event(
             .bind(serde_json::Value::from(c.aliases).to_string())
             .bind(c.personality_profile.to_string())
             .bind(c.source_document_id.map(|d| d.to_string()))
+            .bind(c.origin.as_str())
             .bind(timestamp(&c.created_at))
             .bind(&time)
             .bind(version)

@@ -101,6 +101,7 @@ fn character_view(row: &SqliteRow) -> Result<CharacterView, ProjectionError> {
             .map(|s| Uuid::from_str(&s))
             .transpose()
             .map_err(|e| ProjectionError::Corrupt(format!("source_document_id: {e}")))?,
+        origin: row.try_get("origin")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         version: count(row, "version")?,
@@ -126,7 +127,7 @@ fn event_view(row: &SqliteRow) -> Result<EventView, ProjectionError> {
 }
 
 const DOCUMENT_COLUMNS: &str = "document_id, owner_id, title, original_filename, media_type, size_bytes, sha256, blob_ref, uploaded_at, updated_at, version";
-const CHARACTER_COLUMNS: &str = "character_id, owner_id, name, aliases, personality_profile, source_document_id, created_at, updated_at, version";
+const CHARACTER_COLUMNS: &str = "character_id, owner_id, name, aliases, personality_profile, source_document_id, origin, created_at, updated_at, version";
 const EVENT_COLUMNS: &str = r#"partition, "offset", event_id, event_type, aggregate_id, aggregate_type, sequence, time, actor, tenant, data"#;
 
 impl SqliteRelational {

@@ -160,6 +160,10 @@ impl Character {
         let document = api.read.document(viewer, id).await.map_err(read_failed)?;
         Ok(document.map(Document))
     }
+    /// `manual`, `detected` (by the analysis pipeline) or `imported`.
+    async fn origin(&self) -> &str {
+        &self.0.origin
+    }
     async fn created_at(&self) -> &str {
         &self.0.created_at
     }

@@ -90,6 +90,8 @@ pub struct CharacterBody {
     #[schema(value_type = Object)]
     pub personality_profile: serde_json::Value,
     pub source_document_id: Option<Uuid>,
+    /// `manual`, `detected` or `imported`.
+    pub origin: String,
     pub created_at: String,
     pub updated_at: String,
     pub version: u64,
@@ -104,6 +106,7 @@ impl From<CharacterView> for CharacterBody {
             aliases: c.aliases,
             personality_profile: c.personality_profile,
             source_document_id: c.source_document_id,
+            origin: c.origin,
             created_at: c.created_at,
             updated_at: c.updated_at,
             version: c.version,
