@@ -19,6 +19,7 @@ use studio_domain::user::{RegisterUser, Registrar, UserAggregate, UserCommand};
 use studio_domain::{Role, rules};
 use studio_event_log::EventLog;
 use studio_event_log::sqlite::{SqliteEventLog, SqliteLogOptions};
+use studio_privacy::{PersonalData, SqliteKeyStore};
 use studio_projections::ProgressFeed;
 use studio_projections::relational::SqliteRelational;
 use studio_query_api::QueryApi;
@@ -103,9 +104,27 @@ pub async fn log_reader(settings: &Settings) -> anyhow::Result<Arc<dyn EventLog>
     Ok(Arc::new(log))
 }
 
-pub async fn read_model_writer(settings: &Settings) -> anyhow::Result<Arc<SqliteRelational>> {
+/// Personal data sealing, with the key store under the data directory.
+pub async fn personal_data(settings: &Settings) -> anyhow::Result<Arc<PersonalData>> {
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "creating the data directory {}",
+            settings.data_dir.display()
+        )
+    })?;
+    let path = settings.data_dir.join("keys.db");
+    let keys = SqliteKeyStore::open(&path)
+        .await
+        .with_context(|| format!("opening the key store {}", path.display()))?;
+    Ok(Arc::new(PersonalData::new(Arc::new(keys))))
+}
+
+pub async fn read_model_writer(
+    settings: &Settings,
+    personal: Arc<PersonalData>,
+) -> anyhow::Result<Arc<SqliteRelational>> {
     let path = read_model_path(settings);
-    let read_model = SqliteRelational::open(&path)
+    let read_model = SqliteRelational::open(&path, personal)
         .await
         .with_context(|| format!("opening the read model {}", path.display()))?;
     Ok(Arc::new(read_model))
@@ -195,9 +214,11 @@ pub fn query_api(
     read_model: Arc<SqliteRelational>,
     progress: Arc<dyn ProgressFeed>,
     blobs: Arc<dyn BlobStore>,
+    personal: Arc<PersonalData>,
 ) -> QueryApi {
     QueryApi {
         read: read_model,
+        personal,
         progress,
         blobs,
         tokens: identity.tokens.clone(),

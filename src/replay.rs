@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use studio_event_log::EventLog;
+use studio_privacy::PersonalData;
 use studio_projections::relational::SqliteRelational;
 use studio_projections::{LocalProgress, ProgressFeed, Projector, ProjectorConfig};
 use tokio_util::sync::CancellationToken;
@@ -26,7 +27,8 @@ pub async fn run(settings: Settings, into: Option<PathBuf>) -> anyhow::Result<()
     };
     remove_database(&target)?;
     let log = platform::log_reader(&settings).await?;
-    let events = rebuild(log, &target).await?;
+    let personal = platform::personal_data(&settings).await?;
+    let events = rebuild(log, personal, &target).await?;
     if lock.is_some() {
         let live = platform::read_model_path(&settings);
         remove_database(&live)?;
@@ -49,9 +51,13 @@ pub async fn run(settings: Settings, into: Option<PathBuf>) -> anyhow::Result<()
 
 /// Projects the whole log, as it stands when the replay starts, into a
 /// new read model at `target`. Returns the number of events.
-pub async fn rebuild(log: Arc<dyn EventLog>, target: &Path) -> anyhow::Result<u64> {
+pub async fn rebuild(
+    log: Arc<dyn EventLog>,
+    personal: Arc<PersonalData>,
+    target: &Path,
+) -> anyhow::Result<u64> {
     let read_model = Arc::new(
-        SqliteRelational::open(target)
+        SqliteRelational::open(target, personal)
             .await
             .with_context(|| format!("creating {}", target.display()))?,
     );

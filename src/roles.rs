@@ -24,8 +24,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let identity = Identity::load(&settings)?;
     let log = platform::log_writer(&settings).await?;
     let blobs = platform::blobs(&settings).await?;
-    let read_model = platform::read_model_writer(&settings).await?;
-    let service = Arc::new(CommandService::new(log.clone(), platform::source("serve")));
+    let personal = platform::personal_data(&settings).await?;
+    let read_model = platform::read_model_writer(&settings, personal.clone()).await?;
+    let service = Arc::new(CommandService::new(
+        log.clone(),
+        personal.clone(),
+        platform::source("serve"),
+    ));
     platform::bootstrap_admin(&settings, &identity, &service).await?;
 
     let progress = LocalProgress::new();
@@ -52,6 +57,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             read_model.clone(),
             Arc::new(progress),
             blobs,
+            personal,
         )),
         Probes {
             log,
@@ -73,8 +79,10 @@ pub async fn command_api(settings: Settings) -> anyhow::Result<()> {
     let identity = Identity::load(&settings)?;
     let log = platform::log_writer(&settings).await?;
     let blobs = platform::blobs(&settings).await?;
+    let personal = platform::personal_data(&settings).await?;
     let service = Arc::new(CommandService::new(
         log.clone(),
+        personal,
         platform::source("command-api"),
     ));
     platform::bootstrap_admin(&settings, &identity, &service).await?;
@@ -99,7 +107,8 @@ pub async fn command_api(settings: Settings) -> anyhow::Result<()> {
 pub async fn projector(settings: Settings) -> anyhow::Result<()> {
     let _read_model_lock = platform::lock(&settings, Store::ReadModel)?;
     let log = platform::log_reader(&settings).await?;
-    let read_model = platform::read_model_writer(&settings).await?;
+    let personal = platform::personal_data(&settings).await?;
+    let read_model = platform::read_model_writer(&settings, personal).await?;
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {
@@ -124,6 +133,7 @@ pub async fn query_api(settings: Settings) -> anyhow::Result<()> {
     let identity = Identity::load(&settings)?;
     let log = platform::log_reader(&settings).await?;
     let blobs = platform::blobs(&settings).await?;
+    let personal = platform::personal_data(&settings).await?;
     let read_model = platform::read_model_reader(&settings).await?;
     let progress =
         WatchedProgress::start(read_model.clone(), &platform::read_model_path(&settings))
@@ -137,6 +147,7 @@ pub async fn query_api(settings: Settings) -> anyhow::Result<()> {
             read_model.clone(),
             Arc::new(progress),
             blobs,
+            personal,
         )),
         Probes {
             log,

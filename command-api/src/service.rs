@@ -8,6 +8,7 @@ use studio_event_log::{
     AppendRequest, EventEnvelope, EventLog, GENESIS_HASH, LogError, NewEvent, Position,
     PositionToken, StreamHeader,
 };
+use studio_privacy::{PersonalData, PrivacyError};
 use uuid::Uuid;
 
 /// How often a command whose caller did not pin a version is decided again
@@ -77,6 +78,8 @@ pub enum CommandError {
     Undecodable { event_id: Uuid, reason: String },
     #[error(transparent)]
     Log(LogError),
+    #[error(transparent)]
+    Privacy(#[from] PrivacyError),
 }
 
 impl From<LogError> for CommandError {
@@ -110,19 +113,29 @@ struct CachedStream {
 
 pub struct CommandService {
     log: Arc<dyn EventLog>,
+    personal: Arc<PersonalData>,
     /// The envelope `source` of what this service records.
     source: String,
     streams: Mutex<lru::LruCache<Uuid, CachedStream>>,
 }
 
 impl CommandService {
-    pub fn new(log: Arc<dyn EventLog>, source: impl Into<String>) -> Self {
+    pub fn new(
+        log: Arc<dyn EventLog>,
+        personal: Arc<PersonalData>,
+        source: impl Into<String>,
+    ) -> Self {
         let capacity = NonZeroUsize::new(CACHED_STREAMS).unwrap_or(NonZeroUsize::MIN);
         Self {
             log,
+            personal,
             source: source.into(),
             streams: Mutex::new(lru::LruCache::new(capacity)),
         }
+    }
+
+    pub fn personal_data(&self) -> &Arc<PersonalData> {
+        &self.personal
     }
 
     fn cached<A: DomainAggregate>(&self, id: Uuid) -> Option<Loaded<A>>
@@ -177,12 +190,17 @@ impl CommandService {
         let mut last_position = None;
         for stored in stream {
             let envelope = stored.envelope;
-            let event = A::Event::decode(&envelope.event_type, &envelope.data).map_err(|e| {
-                CommandError::Undecodable {
-                    event_id: envelope.id,
-                    reason: e.to_string(),
-                }
-            })?;
+            let undecodable = |reason: String| CommandError::Undecodable {
+                event_id: envelope.id,
+                reason,
+            };
+            let data = self
+                .personal
+                .unseal(envelope.tenant, &envelope.event_type, &envelope.data)
+                .await
+                .map_err(|e| undecodable(e.to_string()))?;
+            let event = A::Event::decode(&envelope.event_type, &data)
+                .map_err(|e| undecodable(e.to_string()))?;
             state = state.apply::<A>(envelope.aggregatesequence, event)?;
             head_hash = envelope.hash;
             last_position = Some(stored.position);
@@ -277,16 +295,19 @@ impl CommandService {
                 causation_id: meta.causation_id,
                 time: meta.at,
             };
-            let new_events = events
-                .iter()
-                .map(|e| {
-                    let encoded = e.encode();
-                    NewEvent {
-                        event_type: encoded.event_type,
-                        data: encoded.data,
-                    }
-                })
-                .collect();
+            let mut new_events = Vec::with_capacity(events.len());
+            for event in &events {
+                let encoded = event.encode();
+                let personal = A::personal_fields(&encoded.event_type);
+                let data = self
+                    .personal
+                    .seal(tenant.into(), &encoded.event_type, personal, encoded.data)
+                    .await?;
+                new_events.push(NewEvent {
+                    event_type: encoded.event_type,
+                    data,
+                });
+            }
             let envelopes = EventEnvelope::chain(
                 &header,
                 version,

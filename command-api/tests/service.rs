@@ -13,10 +13,18 @@ use studio_event_log::sqlite::{SqliteEventLog, SqliteLogOptions};
 use studio_event_log::{
     AppendOutcome, AppendRequest, EventLog, GENESIS_HASH, LogCursor, LogError, StoredEvent,
 };
+use studio_privacy::{PersonalData, SqliteKeyStore};
 use tempfile::TempDir;
 use uuid::Uuid;
 
 const OWNER: Uuid = Uuid::from_u128(0xada);
+
+async fn personal(dir: &TempDir) -> Arc<PersonalData> {
+    let keys = SqliteKeyStore::open(&dir.path().join("keys.db"))
+        .await
+        .expect("key store");
+    Arc::new(PersonalData::new(Arc::new(keys)))
+}
 
 async fn service() -> (TempDir, Arc<dyn EventLog>, CommandService) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -25,7 +33,7 @@ async fn service() -> (TempDir, Arc<dyn EventLog>, CommandService) {
             .await
             .expect("open log"),
     );
-    let service = CommandService::new(log.clone(), "urn:studio:test");
+    let service = CommandService::new(log.clone(), personal(&dir).await, "urn:studio:test");
     (dir, log, service)
 }
 
@@ -138,7 +146,11 @@ async fn a_stale_cached_head_costs_a_reload_not_a_wrong_decision() {
         .await
         .expect("create");
     // Another writer (another service, so another cache) moves the stream on.
-    let other = CommandService::new(log.clone(), "urn:studio:other");
+    let other = CommandService::new(
+        log.clone(),
+        service.personal_data().clone(),
+        "urn:studio:other",
+    );
     other
         .execute::<CharacterAggregate>(id, &meta(), vec![rename("John Wemmick")])
         .await
@@ -289,6 +301,7 @@ impl EventLog for Overtaken {
 #[tokio::test]
 async fn a_command_overtaken_by_another_writer_is_decided_against_the_newer_state() {
     let (_dir, log, plain) = service().await;
+    let keys = plain.personal_data().clone();
     let id = CharacterId::from_uuid(Uuid::now_v7());
     plain
         .execute::<CharacterAggregate>(id, &meta(), vec![create("Magwitch")])
@@ -296,10 +309,10 @@ async fn a_command_overtaken_by_another_writer_is_decided_against_the_newer_stat
         .expect("create");
     let overtaken: Arc<dyn EventLog> = Arc::new(Overtaken {
         inner: log.clone(),
-        service: CommandService::new(log.clone(), "urn:studio:intruder"),
+        service: CommandService::new(log.clone(), keys.clone(), "urn:studio:intruder"),
         done: std::sync::Mutex::new(false),
     });
-    let racing = CommandService::new(overtaken, "urn:studio:test");
+    let racing = CommandService::new(overtaken, keys.clone(), "urn:studio:test");
     let executed = racing
         .execute::<CharacterAggregate>(
             id,
@@ -336,10 +349,10 @@ async fn a_command_overtaken_by_another_writer_is_decided_against_the_newer_stat
     // Pinned to a version, the same race is the caller's to resolve.
     let overtaken: Arc<dyn EventLog> = Arc::new(Overtaken {
         inner: log.clone(),
-        service: CommandService::new(log.clone(), "urn:studio:intruder"),
+        service: CommandService::new(log.clone(), keys.clone(), "urn:studio:intruder"),
         done: std::sync::Mutex::new(false),
     });
-    let racing = CommandService::new(overtaken, "urn:studio:test");
+    let racing = CommandService::new(overtaken, keys.clone(), "urn:studio:test");
     let mut pinned = meta();
     pinned.expected_version = Some(3);
     match racing

@@ -22,6 +22,11 @@ pub trait DomainAggregate:
 
     /// The user whose data this aggregate is, once it exists.
     fn owner(id: &Self::Id, state: &Self::State) -> Option<UserId>;
+
+    /// The fields of an event type that are the owner's personal data.
+    fn personal_fields(_event_type: &str) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// State with the sequence number of the last event folded into it.

@@ -52,10 +52,8 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Sized {
             return Err(EventDecodeError::UnknownType(event_type));
         }
         let tagged = serde_json::json!({ "type": event_type, "data": data });
-        serde_json::from_value(tagged).map_err(|source| EventDecodeError::Schema {
-            event_type,
-            source,
-        })
+        serde_json::from_value(tagged)
+            .map_err(|source| EventDecodeError::Schema { event_type, source })
     }
 
     fn event_type(&self) -> String {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::eventually_aggregate;
-use crate::{AggregateType, DomainAggregate, DomainError, DomainEvent, Role, UserId, rules};
+use crate::{Actor, AggregateType, DomainAggregate, DomainError, DomainEvent, Role, UserId, rules};
 
 /// Who asked for a registration; decides which roles may be granted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +20,11 @@ pub enum Registrar {
 #[derive(Clone, Debug, PartialEq)]
 pub enum UserCommand {
     Register(RegisterUser),
+    /// Erase the person: their personal data becomes unreadable (its key
+    /// is destroyed by the shell) and the account accepts nothing more.
+    Forget {
+        actor: Actor,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -39,6 +44,22 @@ pub struct RegisterUser {
 pub enum UserEvent {
     #[serde(rename = "studio.user.registered.v1")]
     Registered(UserRegistered),
+    #[serde(rename = "studio.user.forgotten.v1")]
+    Forgotten(UserForgotten),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserForgotten {}
+
+/// The fields of an event that are personal data of its tenant: the shell
+/// encrypts them with the tenant's own key before they reach the log, so
+/// that destroying the key erases them everywhere.
+pub fn personal_fields(event_type: &str) -> &'static [&'static str] {
+    match event_type {
+        "studio.user.registered.v1" => &["email", "password_hash", "display_name"],
+        _ => &[],
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,7 +73,8 @@ pub struct UserRegistered {
 }
 
 impl DomainEvent for UserEvent {
-    const TYPES: &'static [&'static str] = &["studio.user.registered.v1"];
+    const TYPES: &'static [&'static str] =
+        &["studio.user.registered.v1", "studio.user.forgotten.v1"];
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -60,6 +82,9 @@ pub enum UserState {
     #[default]
     Unregistered,
     Active(User),
+    /// The person asked to be forgotten: nothing about them is readable and
+    /// the account accepts nothing more.
+    Forgotten,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -72,9 +97,27 @@ pub struct User {
 
 pub fn decide(state: &UserState, command: UserCommand) -> Result<Vec<UserEvent>, DomainError> {
     match command {
+        UserCommand::Forget { actor } => {
+            if !actor.is_admin() {
+                return Err(DomainError::Forbidden("only an admin can forget a user"));
+            }
+            match state {
+                UserState::Unregistered => Err(DomainError::NotFound(AggregateType::User)),
+                UserState::Active(_) => Ok(vec![UserEvent::Forgotten(UserForgotten {})]),
+                UserState::Forgotten => Ok(vec![]),
+            }
+        }
         UserCommand::Register(register) => {
-            if *state != UserState::Unregistered {
-                return Err(DomainError::AlreadyExists(AggregateType::User));
+            match state {
+                UserState::Unregistered => {}
+                UserState::Active(_) => {
+                    return Err(DomainError::AlreadyExists(AggregateType::User));
+                }
+                UserState::Forgotten => {
+                    return Err(DomainError::Forbidden(
+                        "this address belonged to an account that was forgotten",
+                    ));
+                }
             }
             if register.role == Role::Admin && register.registrar == Registrar::SelfService {
                 return Err(DomainError::Forbidden(
@@ -111,8 +154,12 @@ pub fn evolve(state: UserState, event: UserEvent) -> Result<UserState, DomainErr
             role: e.role,
             display_name: e.display_name,
         })),
-        (UserState::Active(_), UserEvent::Registered(_)) => Err(DomainError::CorruptHistory(
+        (UserState::Active(_), UserEvent::Forgotten(_)) => Ok(UserState::Forgotten),
+        (_, UserEvent::Registered(_)) => Err(DomainError::CorruptHistory(
             "a user registered twice".into(),
+        )),
+        (_, UserEvent::Forgotten(_)) => Err(DomainError::CorruptHistory(
+            "only a registered user can be forgotten".into(),
         )),
     }
 }
@@ -139,5 +186,9 @@ impl DomainAggregate for UserAggregate {
     /// A user's data is their own.
     fn owner(id: &UserId, _state: &UserState) -> Option<UserId> {
         Some(*id)
+    }
+
+    fn personal_fields(event_type: &str) -> &'static [&'static str] {
+        personal_fields(event_type)
     }
 }

@@ -16,13 +16,16 @@ use uuid::Uuid;
 fn one_of_each() -> Vec<(String, serde_json::Value)> {
     let owner = UserId::from_uuid(Uuid::nil());
     let mut encoded = Vec::new();
-    let user = [UserEvent::Registered(UserRegistered {
-        email: "a@b.org".into(),
-        password_hash: "x".into(),
-        role: Role::Editor,
-        display_name: None,
-        registered_at: Utc::now(),
-    })];
+    let user = [
+        UserEvent::Registered(UserRegistered {
+            email: "a@b.org".into(),
+            password_hash: "x".into(),
+            role: Role::Editor,
+            display_name: None,
+            registered_at: Utc::now(),
+        }),
+        UserEvent::Forgotten(studio_domain::user::UserForgotten {}),
+    ];
     encoded.extend(user.iter().map(|e| e.encode()));
     let document = [
         DocumentEvent::Uploaded(DocumentUploaded {

@@ -96,3 +96,65 @@ fn a_malformed_email_is_refused() {
         ))
         .then_invalid("email");
 }
+
+fn admin() -> studio_domain::Actor {
+    studio_domain::Actor::User {
+        id: UserId::from_uuid(Uuid::from_u128(9)),
+        role: Role::Admin,
+    }
+}
+
+fn forgotten() -> UserEvent {
+    UserEvent::Forgotten(studio_domain::user::UserForgotten {})
+}
+
+#[test]
+fn an_admin_forgets_a_user_once() {
+    given::<UserAggregate>(vec![registered(Role::Editor)])
+        .when(UserCommand::Forget { actor: admin() })
+        .then(vec![forgotten()]);
+    given::<UserAggregate>(vec![registered(Role::Editor), forgotten()])
+        .when(UserCommand::Forget { actor: admin() })
+        .then_nothing();
+    given::<UserAggregate>(vec![registered(Role::Editor), forgotten()])
+        .when(UserCommand::Forget {
+            actor: studio_domain::Actor::System,
+        })
+        .then_nothing();
+}
+
+#[test]
+fn only_admins_forget_and_only_registered_users() {
+    let editor = studio_domain::Actor::User {
+        id: UserId::from_uuid(Uuid::from_u128(1)),
+        role: Role::Editor,
+    };
+    given::<UserAggregate>(vec![registered(Role::Editor)])
+        .when(UserCommand::Forget { actor: editor })
+        .then_error(DomainError::Forbidden("only an admin can forget a user"));
+    given_nothing::<UserAggregate>()
+        .when(UserCommand::Forget { actor: admin() })
+        .then_error(DomainError::NotFound(AggregateType::User));
+}
+
+#[test]
+fn a_forgotten_address_cannot_register_again() {
+    given::<UserAggregate>(vec![registered(Role::Editor), forgotten()])
+        .when(register(
+            "ada@example.org",
+            Role::Editor,
+            Registrar::SelfService,
+        ))
+        .then_error(DomainError::Forbidden(
+            "this address belonged to an account that was forgotten",
+        ));
+}
+
+#[test]
+fn personal_fields_are_declared() {
+    assert_eq!(
+        studio_domain::user::personal_fields("studio.user.registered.v1"),
+        ["email", "password_hash", "display_name"]
+    );
+    assert!(studio_domain::user::personal_fields("studio.user.forgotten.v1").is_empty());
+}

@@ -17,6 +17,7 @@ use studio_event_log::sqlite::{SqliteEventLog, SqliteLogOptions};
 use studio_event_log::{
     AppendRequest, EventEnvelope, EventLog, GENESIS_HASH, NewEvent, PositionToken, StreamHeader,
 };
+use studio_privacy::{PersonalData, SqliteKeyStore};
 use studio_projections::relational::SqliteRelational;
 use studio_projections::{
     LocalProgress, PageRequest, ProgressFeed, Projection, Projector, ProjectorConfig, ReadModel,
@@ -46,8 +47,12 @@ impl World {
     }
 
     async fn read_model(&self, name: &str) -> Arc<SqliteRelational> {
+        let keys = SqliteKeyStore::open(&self.dir.path().join("keys.db"))
+            .await
+            .expect("keys");
+        let personal = Arc::new(PersonalData::new(Arc::new(keys)));
         Arc::new(
-            SqliteRelational::open(&self.dir.path().join(name))
+            SqliteRelational::open(&self.dir.path().join(name), personal)
                 .await
                 .expect("read model"),
         )
@@ -154,7 +159,7 @@ impl World {
                     aliases: vec!["Dame Durden".into()],
                     personality_profile: json!({ "kind": true }),
                     source_document_id: Some(DocumentId::from_uuid(document)),
-                origin: studio_domain::character::CharacterOrigin::Manual,
+                    origin: studio_domain::character::CharacterOrigin::Manual,
                     created_at: at,
                 }),
                 CharacterEvent::Renamed(CharacterRenamed {
@@ -177,7 +182,7 @@ impl World {
                     aliases: vec![],
                     personality_profile: json!({}),
                     source_document_id: None,
-                origin: studio_domain::character::CharacterOrigin::Manual,
+                    origin: studio_domain::character::CharacterOrigin::Manual,
                     created_at: at + chrono::Duration::seconds(i),
                 })],
             )

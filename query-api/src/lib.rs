@@ -14,7 +14,8 @@ use std::time::Duration;
 use axum::extract::FromRef;
 use studio_auth::{Principal, Tokens};
 use studio_blob_store::BlobStore;
-use studio_projections::{ProgressFeed, ReadModel, Viewer};
+use studio_privacy::PersonalData;
+use studio_projections::{EventView, ProgressFeed, ReadModel, Viewer};
 
 pub use consistency::POSITION_HEADER;
 
@@ -22,6 +23,8 @@ pub use consistency::POSITION_HEADER;
 #[derive(Clone)]
 pub struct QueryApi {
     pub read: Arc<dyn ReadModel>,
+    /// Opens the personal data the event feed keeps sealed.
+    pub personal: Arc<PersonalData>,
     pub progress: Arc<dyn ProgressFeed>,
     pub blobs: Arc<dyn BlobStore>,
     pub tokens: Tokens,
@@ -35,6 +38,18 @@ impl FromRef<QueryApi> for Tokens {
     fn from_ref(api: &QueryApi) -> Tokens {
         api.tokens.clone()
     }
+}
+
+/// An event as the viewer may read it: personal data opened, or erased.
+pub(crate) async fn opened(
+    api: &QueryApi,
+    mut event: EventView,
+) -> Result<EventView, studio_privacy::PrivacyError> {
+    event.data = api
+        .personal
+        .unseal(event.tenant, &event.event_type, &event.data)
+        .await?;
+    Ok(event)
 }
 
 pub(crate) fn viewer(principal: &Principal) -> Viewer {

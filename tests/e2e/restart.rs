@@ -11,7 +11,7 @@ use studio_projections::relational::SqliteRelational;
 use crate::support::{Server, studio};
 
 async fn contents(path: &std::path::Path) -> BTreeMap<String, Vec<String>> {
-    SqliteRelational::open(path)
+    SqliteRelational::open_reader(path)
         .await
         .expect("open read model")
         .contents()

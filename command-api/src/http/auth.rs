@@ -174,7 +174,7 @@ pub async fn login(
         .map_err(|e| command_error(e, false))?;
     let (hash, role) = match loaded.state.state {
         UserState::Active(user) => (user.password_hash, Some(user.role)),
-        UserState::Unregistered => (DECOY_HASH.to_owned(), None),
+        UserState::Unregistered | UserState::Forgotten => (DECOY_HASH.to_owned(), None),
     };
     let matches = api.passwords.verify(request.password, hash).await;
     let role = role.filter(|_| matches).ok_or_else(refused)?;

@@ -2,6 +2,7 @@ use axum::http::StatusCode;
 use studio_domain::DomainError;
 use studio_event_log::LogError;
 use studio_http::ApiError;
+use studio_privacy::PrivacyError;
 
 use crate::CommandError;
 
@@ -22,6 +23,12 @@ pub fn command_error(error: CommandError, pinned: bool) -> ApiError {
             "the resource kept changing while this request was decided; retry",
         ),
         CommandError::Undecodable { .. } => ApiError::internal("reading the event log", &error),
+        CommandError::Privacy(PrivacyError::Forgotten(_)) => ApiError::new(
+            StatusCode::GONE,
+            "forgotten",
+            "this account was forgotten at its owner's request",
+        ),
+        CommandError::Privacy(e) => ApiError::internal("sealing personal data", &e),
         CommandError::Log(e) => log_error(e),
     }
 }

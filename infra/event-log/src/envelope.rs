@@ -309,7 +309,10 @@ mod tests {
         value["hash"] = json!(rehashed);
         let parsed = EventEnvelope::from_json(&value.to_string());
         let parsed = parsed.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(parsed.extensions.get("traceparent"), Some(&json!("00-abc-def-01")));
+        assert_eq!(
+            parsed.extensions.get("traceparent"),
+            Some(&json!("00-abc-def-01"))
+        );
         assert_eq!(parsed.computed_hash(), parsed.hash);
         // Smuggling an attribute in without re-hashing is caught.
         let mut smuggled = serde_json::to_value(event).unwrap_or_default();

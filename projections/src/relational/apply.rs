@@ -11,6 +11,7 @@ use studio_domain::character::CharacterEvent;
 use studio_domain::document::DocumentEvent;
 use studio_domain::user::UserEvent;
 use studio_event_log::StoredEvent;
+use studio_privacy::{ERASED, PersonalData};
 
 use super::PROJECTION_NAME;
 use crate::ProjectionError;
@@ -24,10 +25,12 @@ fn int(n: u64) -> Result<i64, ProjectionError> {
     i64::try_from(n).map_err(|_| ProjectionError::Corrupt(format!("{n} is out of range")))
 }
 
+/// Applies one event; true when it erased a person's data.
 pub(super) async fn event(
     conn: &mut SqliteConnection,
+    personal: &PersonalData,
     stored: &StoredEvent,
-) -> Result<(), ProjectionError> {
+) -> Result<bool, ProjectionError> {
     let e = &stored.envelope;
     let id = e.subject.to_string();
     let version = int(e.aggregatesequence)?;
@@ -53,12 +56,16 @@ pub(super) async fn event(
     .execute(&mut *conn)
     .await?;
 
-    let event = AnyEvent::decode(&e.aggregatetype, &e.event_type, &e.data).map_err(|err| {
-        ProjectionError::Event {
-            event_id: e.id,
-            reason: err.to_string(),
-        }
-    })?;
+    let unreadable = |reason: String| ProjectionError::Event {
+        event_id: e.id,
+        reason,
+    };
+    let data = personal
+        .unseal(e.tenant, &e.event_type, &e.data)
+        .await
+        .map_err(|err| unreadable(err.to_string()))?;
+    let event = AnyEvent::decode(&e.aggregatetype, &e.event_type, &data)
+        .map_err(|err| unreadable(err.to_string()))?;
     match event {
         AnyEvent::User(UserEvent::Registered(r)) => {
             sqlx::query(
@@ -74,6 +81,19 @@ pub(super) async fn event(
             .bind(version)
             .execute(&mut *conn)
             .await?;
+        }
+        AnyEvent::User(UserEvent::Forgotten(_)) => {
+            sqlx::query(
+                "UPDATE users SET email = $1, display_name = NULL, updated_at = $2, version = $3
+                 WHERE user_id = $4 AND version < $3",
+            )
+            .bind(ERASED)
+            .bind(&time)
+            .bind(version)
+            .bind(&id)
+            .execute(&mut *conn)
+            .await?;
+            return Ok(true);
         }
         AnyEvent::Document(DocumentEvent::Uploaded(u)) => {
             sqlx::query(
@@ -188,7 +208,7 @@ pub(super) async fn event(
                 .await?;
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Advances each partition of the batch past its last event.

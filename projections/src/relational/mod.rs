@@ -8,12 +8,14 @@ mod watch;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::{Row, SqlitePool};
 use studio_event_log::StoredEvent;
+use studio_privacy::PersonalData;
 use studio_sqlite::Durability;
 use tokio_util::task::AbortOnDropHandle;
 
@@ -37,15 +39,21 @@ pub const TABLES: &[(&str, &str)] = &[
 pub struct SqliteRelational {
     /// `None` when this process only reads the read model.
     writer: Option<SqlitePool>,
+    /// Opens personal data for the rows that show it; the event feed keeps
+    /// it sealed, as in the log.
+    personal: Option<Arc<PersonalData>>,
     reader: SqlitePool,
     checkpointer: Option<AbortOnDropHandle<()>>,
 }
 
 impl SqliteRelational {
-    pub async fn open(path: &Path) -> Result<Self, ProjectionError> {
+    pub async fn open(path: &Path, personal: Arc<PersonalData>) -> Result<Self, ProjectionError> {
         // A read model is rebuilt from the log: losing its last commits to
-        // a power cut costs a few re-applied events, not data.
-        let options = studio_sqlite::options(path, Durability::ProcessCrash);
+        // a power cut costs a few re-applied events, not data. Deleted and
+        // overwritten rows are zeroed on disk, so erased personal data does
+        // not linger in free pages.
+        let options =
+            studio_sqlite::options(path, Durability::ProcessCrash).pragma("secure_delete", "ON");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
@@ -61,6 +69,7 @@ impl SqliteRelational {
         let checkpointer = studio_sqlite::spawn_checkpointer(options, Duration::from_millis(500));
         Ok(Self {
             writer: Some(writer),
+            personal: Some(personal),
             reader,
             checkpointer: Some(checkpointer),
         })
@@ -95,6 +104,7 @@ impl SqliteRelational {
         }
         Ok(Self {
             writer: None,
+            personal: None,
             reader,
             checkpointer: None,
         })
@@ -161,12 +171,23 @@ impl Projection for SqliteRelational {
     }
 
     async fn apply(&self, batch: &[StoredEvent]) -> Result<(), ProjectionError> {
-        let mut tx = self.writer()?.begin().await?;
+        let writer = self.writer()?;
+        let personal = self.personal.as_ref().ok_or_else(|| {
+            ProjectionError::Corrupt("a read model without personal data access".into())
+        })?;
+        let mut tx = writer.begin().await?;
+        let mut erased = false;
         for event in batch {
-            apply::event(&mut tx, event).await?;
+            erased |= apply::event(&mut tx, personal, event).await?;
         }
         apply::checkpoints(&mut tx, batch).await?;
         tx.commit().await?;
+        if erased {
+            // Old images of the erased rows must not survive in the WAL.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(writer)
+                .await?;
+        }
         Ok(())
     }
 }

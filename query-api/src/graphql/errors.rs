@@ -18,3 +18,9 @@ pub fn read_failed(e: ProjectionError) -> Error {
     Error::new("reading failed; the details are in the server log")
         .extend_with(|_, e| e.set("code", "INTERNAL"))
 }
+
+pub fn unsealing_failed(e: studio_privacy::PrivacyError) -> Error {
+    tracing::error!(error = %e, "opening personal data failed");
+    Error::new("reading failed; the details are in the server log")
+        .extend_with(|_, e| e.set("code", "INTERNAL"))
+}

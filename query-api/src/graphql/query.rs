@@ -3,9 +3,9 @@ use async_graphql::{Context, ID, Object, Result};
 use studio_projections::Viewer;
 use uuid::Uuid;
 
-use super::errors::{bad_input, read_failed};
+use super::errors::{bad_input, read_failed, unsealing_failed};
 use super::types::{Character, Document, Event, User, connection, page_request};
-use crate::QueryApi;
+use crate::{QueryApi, opened};
 
 pub struct QueryRoot;
 
@@ -102,7 +102,7 @@ impl QueryRoot {
     ) -> Result<Connection<String, Event>> {
         let (api, viewer) = context(ctx)?;
         let had_cursor = after.is_some();
-        let page = api
+        let mut page = api
             .read
             .stream_events(
                 viewer,
@@ -111,6 +111,9 @@ impl QueryRoot {
             )
             .await
             .map_err(read_failed)?;
+        for (_, event) in page.items.iter_mut() {
+            *event = opened(api, event.clone()).await.map_err(unsealing_failed)?;
+        }
         Ok(connection(page, had_cursor))
     }
 }

@@ -7,10 +7,10 @@ use studio_projections::{Change, EventView, ProjectionUpdate, Viewer};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-use super::errors::{bad_input, not_found, read_failed, unauthenticated};
+use super::errors::{bad_input, not_found, read_failed, unauthenticated, unsealing_failed};
 use super::query::parse_id;
 use super::types::{Document, Event};
-use crate::QueryApi;
+use crate::{QueryApi, opened};
 
 /// How many feed rows one read takes per partition.
 const FEED_BATCH: usize = 256;
@@ -121,7 +121,7 @@ impl SubscriptionRoot {
                             Ok(events) => {
                                 let done = events.len() < FEED_BATCH;
                                 for event in events.into_iter().filter(|e| filter.wants_event(e)) {
-                                    yield Ok(Event::from(event));
+                                    yield opened(&api, event).await.map(Event::from).map_err(unsealing_failed);
                                 }
                                 if done {
                                     break;
