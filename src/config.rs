@@ -42,6 +42,30 @@ pub struct Settings {
     pub auth: AuthSettings,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub privacy: PrivacySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// What happens to a forgotten person's documents and characters:
+    /// `keep` (they stay, with nothing left that says who made them) or
+    /// `delete`.
+    #[serde(default = "default_forgotten_work")]
+    pub forgotten_work: String,
+}
+
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        Self {
+            forgotten_work: default_forgotten_work(),
+        }
+    }
+}
+
+fn default_forgotten_work() -> String {
+    "keep".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -191,10 +215,21 @@ impl Settings {
                 "set both auth.bootstrap_admin_email and auth.bootstrap_admin_password, or neither"
             );
         }
+        if !matches!(self.privacy.forgotten_work.as_str(), "keep" | "delete") {
+            bail!("privacy.forgotten_work must be \"keep\" or \"delete\"");
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be \"text\" or \"json\"");
         }
         Ok(())
+    }
+
+    pub fn forgotten_work(&self) -> studio_command_api::ForgottenWork {
+        if self.privacy.forgotten_work == "delete" {
+            studio_command_api::ForgottenWork::Delete
+        } else {
+            studio_command_api::ForgottenWork::Keep
+        }
     }
 
     pub fn self_service_role(&self) -> Role {

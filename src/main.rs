@@ -1,11 +1,13 @@
 //! `studio`: one binary for every role of LiteraryAI Studio.
 
+mod audit;
 mod config;
 mod http;
 mod platform;
 mod replay;
 mod roles;
 mod secrets;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,13 +40,27 @@ enum Action {
     /// Runs the query API alone: GraphQL and REST reads of the read model
     /// a projector process maintains.
     QueryApi,
-    /// Rebuilds the relational read model from the event log.
+    /// Rebuilds the relational read model from the event log (no
+    /// projector may be running), or builds a copy with --into.
     Replay {
-        /// Build into this SQLite file instead, leaving the live read model
-        /// alone (allowed while the server runs).
+        /// Only `relational` (the default) so far.
+        #[arg(default_value = "relational")]
+        projection: String,
+        /// Build into this SQLite file (a path or sqlite://path) instead,
+        /// leaving the live read model alone (allowed while it runs).
         #[arg(long)]
-        into: Option<PathBuf>,
+        into: Option<String>,
+        /// Build the model as it was at this time (RFC 3339) or position
+        /// (partition:offset); needs --into.
+        #[arg(long)]
+        until: Option<String>,
     },
+    /// Tamper evidence and exploration of the event log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Administration of people.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
 }
 
 fn main() -> ExitCode {
@@ -66,15 +82,32 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Action::Serve => roles::serve(settings).await,
-            Action::CommandApi => roles::command_api(settings).await,
-            Action::Projector => roles::projector(settings).await,
-            Action::QueryApi => roles::query_api(settings).await,
-            Action::Replay { into } => replay::run(settings, into).await,
+            Action::Serve => roles::serve(settings).await.map(|()| ExitCode::SUCCESS),
+            Action::CommandApi => roles::command_api(settings)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Action::Projector => roles::projector(settings).await.map(|()| ExitCode::SUCCESS),
+            Action::QueryApi => roles::query_api(settings).await.map(|()| ExitCode::SUCCESS),
+            Action::Replay {
+                projection,
+                into,
+                until,
+            } => {
+                if projection != "relational" {
+                    anyhow::bail!("no projection {projection:?}: the one there is is `relational`");
+                }
+                replay::run(settings, into, until)
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
+            }
+            Action::Audit(command) => audit::run(settings, command).await,
+            Action::Users(command) => users::run(settings, command)
+                .await
+                .map(|()| ExitCode::SUCCESS),
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("studio: {e:#}");
             ExitCode::FAILURE

@@ -13,7 +13,7 @@ use studio_auth::{Passwords, Tokens, UserIdDeriver};
 use studio_blob_store::BlobStore;
 use studio_blob_store::local::LocalBlobStore;
 use studio_command_api::http::CommandApi;
-use studio_command_api::{CommandError, CommandMeta, CommandService};
+use studio_command_api::{CommandError, CommandMeta, CommandService, ForgottenWork, forget_user};
 use studio_domain::DomainError;
 use studio_domain::user::{RegisterUser, Registrar, UserAggregate, UserCommand};
 use studio_domain::{Role, rules};
@@ -22,7 +22,7 @@ use studio_event_log::sqlite::{SqliteEventLog, SqliteLogOptions};
 use studio_privacy::{PersonalData, SqliteKeyStore};
 use studio_projections::ProgressFeed;
 use studio_projections::relational::SqliteRelational;
-use studio_query_api::QueryApi;
+use studio_query_api::{Administration, AdministrationError, ForgetSummary, QueryApi};
 use uuid::Uuid;
 
 use crate::config::Settings;
@@ -215,15 +215,57 @@ pub fn query_api(
     progress: Arc<dyn ProgressFeed>,
     blobs: Arc<dyn BlobStore>,
     personal: Arc<PersonalData>,
+    administration: Option<Arc<dyn Administration>>,
 ) -> QueryApi {
     QueryApi {
         read: read_model,
         personal,
+        administration,
         progress,
         blobs,
         tokens: identity.tokens.clone(),
         consistency_wait: Duration::from_millis(settings.limits.read_wait_ms),
         text_limit: settings.limits.upload_bytes,
+    }
+}
+
+/// The administrative commands of GraphQL, where the process runs the
+/// command side.
+pub struct Admin {
+    pub service: Arc<CommandService>,
+    pub default_work: ForgottenWork,
+}
+
+#[async_trait::async_trait]
+impl Administration for Admin {
+    async fn forget_user(
+        &self,
+        admin: studio_auth::Principal,
+        user: Uuid,
+        delete_work: Option<bool>,
+    ) -> Result<ForgetSummary, AdministrationError> {
+        let work = match delete_work {
+            Some(true) => ForgottenWork::Delete,
+            Some(false) => ForgottenWork::Keep,
+            None => self.default_work,
+        };
+        let report = forget_user(
+            &self.service,
+            studio_domain::UserId::from_uuid(user),
+            admin.actor(),
+            admin.user_id.to_string(),
+            work,
+        )
+        .await
+        .map_err(|e| match e {
+            CommandError::Domain(DomainError::NotFound(_)) => AdministrationError::NotFound,
+            other => AdministrationError::Failed(other.to_string()),
+        })?;
+        Ok(ForgetSummary {
+            key_destroyed: report.key_destroyed,
+            documents_deleted: report.documents_deleted,
+            characters_deleted: report.characters_deleted,
+        })
     }
 }
 

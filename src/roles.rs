@@ -44,6 +44,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         )
         .run(shutdown.clone()),
     );
+    let admin = Arc::new(platform::Admin {
+        service: service.clone(),
+        default_work: settings.forgotten_work(),
+    });
     let router = http::router(
         Some(platform::command_api(
             &settings,
@@ -58,6 +62,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             Arc::new(progress),
             blobs,
             personal,
+            Some(admin),
         )),
         Probes {
             log,
@@ -148,6 +153,7 @@ pub async fn query_api(settings: Settings) -> anyhow::Result<()> {
             Arc::new(progress),
             blobs,
             personal,
+            None,
         )),
         Probes {
             log,

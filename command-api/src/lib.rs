@@ -3,7 +3,9 @@
 //! expected version, retry a lost race. [`http`] turns REST requests into
 //! commands for it.
 
+mod forget;
 pub mod http;
 mod service;
 
+pub use forget::{ForgetReport, ForgottenWork, forget_user};
 pub use service::{CommandError, CommandMeta, CommandService, Executed, Loaded};

@@ -128,7 +128,8 @@ pub struct CharacterAliasAdded {
 #[serde(deny_unknown_fields)]
 pub struct CharacterDeleted {}
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(tag = "status", content = "character", rename_all = "snake_case")]
 pub enum CharacterState {
     #[default]
     Absent,
@@ -136,7 +137,7 @@ pub enum CharacterState {
     Deleted(Character),
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Character {
     pub owner: UserId,
     pub name: String,

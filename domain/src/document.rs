@@ -73,7 +73,8 @@ pub struct DocumentRenamed {
 #[serde(deny_unknown_fields)]
 pub struct DocumentDeleted {}
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(tag = "status", content = "document", rename_all = "snake_case")]
 pub enum DocumentState {
     #[default]
     Absent,
@@ -81,7 +82,7 @@ pub enum DocumentState {
     Deleted(Document),
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Document {
     pub owner: UserId,
     pub title: String,

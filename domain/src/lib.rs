@@ -13,6 +13,7 @@ pub mod character;
 pub mod document;
 mod error;
 mod event;
+pub mod history;
 mod ids;
 pub mod rules;
 pub mod upcast;

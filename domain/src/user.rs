@@ -77,7 +77,8 @@ impl DomainEvent for UserEvent {
         &["studio.user.registered.v1", "studio.user.forgotten.v1"];
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(tag = "status", content = "user", rename_all = "snake_case")]
 pub enum UserState {
     #[default]
     Unregistered,
@@ -87,9 +88,11 @@ pub enum UserState {
     Forgotten,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct User {
     pub email: String,
+    /// Never shown, not even in audit output.
+    #[serde(skip_serializing)]
     pub password_hash: String,
     pub role: Role,
     pub display_name: Option<String>,

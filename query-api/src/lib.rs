@@ -32,6 +32,36 @@ pub struct QueryApi {
     pub consistency_wait: Duration,
     /// Largest raw text `GET /documents/{id}/text` serves.
     pub text_limit: u64,
+    /// The administrative commands GraphQL offers admins, where this
+    /// process also runs the command side.
+    pub administration: Option<Arc<dyn Administration>>,
+}
+
+/// Commands an admin may give through GraphQL.
+#[async_trait::async_trait]
+pub trait Administration: Send + Sync + 'static {
+    /// Forgets a person; `delete_work` overrides the configured policy.
+    async fn forget_user(
+        &self,
+        admin: Principal,
+        user: uuid::Uuid,
+        delete_work: Option<bool>,
+    ) -> Result<ForgetSummary, AdministrationError>;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForgetSummary {
+    pub key_destroyed: bool,
+    pub documents_deleted: u64,
+    pub characters_deleted: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdministrationError {
+    #[error("no such user")]
+    NotFound,
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl FromRef<QueryApi> for Tokens {

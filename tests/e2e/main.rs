@@ -3,6 +3,7 @@
 
 mod support;
 
+mod audit;
 mod flow;
 mod hostile;
 mod restart;

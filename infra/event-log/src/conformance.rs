@@ -460,3 +460,35 @@ pub async fn sequences_stay_contiguous_under_contention(log: Arc<dyn EventLog>) 
     }
     Ok(())
 }
+
+pub async fn streams_of_a_tenant_are_found(log: &dyn EventLog) -> Check {
+    let mine = Uuid::now_v7();
+    append(log, request(mine, 0, GENESIS_HASH, 2)).await?;
+    // Another tenant's stream: the same events, re-chained under tenant 2.
+    let mut theirs = request(Uuid::now_v7(), 0, GENESIS_HASH, 1);
+    let mut prev = GENESIS_HASH.to_owned();
+    for event in &mut theirs.events {
+        event.tenant = Uuid::from_u128(2);
+        event.prevhash = prev.clone();
+        event.hash = event.computed_hash();
+        prev = event.hash.clone();
+    }
+    append(log, theirs).await?;
+    let streams = log
+        .streams_of_tenant(Uuid::from_u128(1))
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        streams == vec![(mine, "document".to_owned())],
+        "tenant 1 has {streams:?}"
+    );
+    let strangers = log
+        .streams_of_tenant(Uuid::from_u128(3))
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        strangers.is_empty(),
+        "a tenant without events has streams {strangers:?}"
+    );
+    Ok(())
+}

@@ -7,6 +7,7 @@
 //! underneath. [`EventLog`] is the port; [`sqlite::SqliteEventLog`] is the
 //! embedded adapter.
 
+pub mod audit;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod envelope;

@@ -65,6 +65,32 @@ pub trait EventLog: Send + Sync + 'static {
     /// A reader positioned at `from` (the next offset to read, per
     /// partition; missing partitions start at 0).
     async fn cursor(&self, from: BTreeMap<u32, u64>) -> Result<Box<dyn LogCursor>, LogError>;
+
+    /// Every stream whose events belong to `tenant`, with its aggregate
+    /// type. This default walks the whole log; adapters with an index do
+    /// better.
+    async fn streams_of_tenant(&self, tenant: Uuid) -> Result<Vec<(Uuid, String)>, LogError> {
+        let ends = self.end_offsets().await?;
+        let mut cursor = self.cursor(BTreeMap::new()).await?;
+        let mut streams = BTreeMap::new();
+        while ends
+            .iter()
+            .any(|(p, end)| cursor.next_offsets().get(p).copied().unwrap_or(0) < *end)
+        {
+            let batch = cursor
+                .next_batch(10_000, Duration::from_millis(200))
+                .await?;
+            if batch.is_empty() {
+                break;
+            }
+            for event in batch.iter().filter(|e| e.envelope.tenant == tenant) {
+                streams
+                    .entry(event.envelope.subject)
+                    .or_insert_with(|| event.envelope.aggregatetype.clone());
+            }
+        }
+        Ok(streams.into_iter().collect())
+    }
 }
 
 #[async_trait]

@@ -578,6 +578,23 @@ impl EventLog for SqliteEventLog {
             .collect())
     }
 
+    async fn streams_of_tenant(&self, tenant: Uuid) -> Result<Vec<(Uuid, String)>, LogError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT aggregate_id, aggregate_type FROM events WHERE tenant = $1 ORDER BY aggregate_id",
+        )
+        .bind(tenant.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("aggregate_id")?;
+                let id = Uuid::from_str(&id)
+                    .map_err(|e| LogError::Corrupt(format!("aggregate id: {e}")))?;
+                Ok((id, row.try_get("aggregate_type")?))
+            })
+            .collect()
+    }
+
     async fn cursor(&self, from: BTreeMap<u32, u64>) -> Result<Box<dyn LogCursor>, LogError> {
         let next = (0..self.partitions)
             .map(|p| (p, from.get(&p).copied().unwrap_or(0)))

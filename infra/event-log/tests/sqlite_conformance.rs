@@ -93,6 +93,7 @@ conformance!(fresh:
     refuses_malformed_appends,
     partitions_follow_kafka,
     cursor_reads_every_partition_in_order,
+    streams_of_a_tenant_are_found,
 );
 
 conformance_shared!(fresh:

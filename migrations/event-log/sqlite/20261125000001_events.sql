@@ -23,6 +23,7 @@ CREATE TABLE events (
 ) STRICT, WITHOUT ROWID;
 
 CREATE INDEX events_by_actor ON events (actor, time);
+CREATE INDEX events_by_tenant ON events (tenant, aggregate_id);
 
 -- The head of every stream: its version and the hash the next event chains to.
 CREATE TABLE streams (

@@ -3,13 +3,14 @@
 //! authenticate with `Authorization: Bearer`, WebSocket callers with the
 //! `connection_init` payload `{"Authorization": "Bearer <token>"}`.
 
+mod admin;
 mod errors;
 mod query;
 mod subscription;
 mod types;
 
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
-use async_graphql::{Data, EmptyMutation, Schema};
+use async_graphql::{Data, Schema};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -22,10 +23,11 @@ use studio_http::{ApiError, Caller};
 use crate::consistency::{token_from, wait_for};
 use crate::{QueryApi, viewer};
 
+pub use admin::MutationRoot;
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
 
-pub type StudioSchema = Schema<QueryRoot, EmptyMutation, SubscriptionRoot>;
+pub type StudioSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Deep enough for any real client view, shallow enough that a hostile
 /// query cannot make the server walk the graph forever.
@@ -33,7 +35,7 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 10_000;
 
 pub fn schema(api: QueryApi) -> StudioSchema {
-    Schema::build(QueryRoot, EmptyMutation, SubscriptionRoot)
+    Schema::build(QueryRoot::default(), MutationRoot, SubscriptionRoot)
         .data(api)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -71,7 +73,7 @@ async fn execute(
     request: GraphQLRequest,
 ) -> Result<GraphQLResponse, ApiError> {
     wait_for(&state.api, token_from(&headers, None)?.as_ref()).await?;
-    let request = request.into_inner().data(viewer(&caller));
+    let request = request.into_inner().data(viewer(&caller)).data(caller);
     Ok(state.schema.execute(request).await.into())
 }
 

@@ -7,7 +7,11 @@ use super::errors::{bad_input, read_failed, unsealing_failed};
 use super::types::{Character, Document, Event, User, connection, page_request};
 use crate::{QueryApi, opened};
 
-pub struct QueryRoot;
+#[derive(Default, async_graphql::MergedObject)]
+pub struct QueryRoot(ReaderQuery, super::admin::AdminQuery);
+
+#[derive(Default)]
+pub struct ReaderQuery;
 
 pub(crate) fn parse_id(id: &ID, what: &str) -> Result<Uuid> {
     Uuid::parse_str(id.as_str()).map_err(|_| bad_input(format!("{what} is not a valid id")))
@@ -18,7 +22,7 @@ fn context<'a>(ctx: &'a Context<'_>) -> Result<(&'a QueryApi, &'a Viewer)> {
 }
 
 #[Object]
-impl QueryRoot {
+impl ReaderQuery {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let (api, viewer) = context(ctx)?;
