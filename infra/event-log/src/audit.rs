@@ -86,6 +86,12 @@ impl ChainVerifier {
     }
 
     pub fn check(&mut self, stored: &StoredEvent) {
+        let computed = stored.envelope.computed_hash();
+        self.check_hashed(stored, &computed);
+    }
+
+    /// Checks an event whose hash was computed already (in parallel).
+    pub fn check_hashed(&mut self, stored: &StoredEvent, computed_hash: &str) {
         let envelope = &stored.envelope;
         let position = stored.position;
         let mut broken = |kind| {
@@ -109,7 +115,7 @@ impl ChainVerifier {
         self.next_offsets
             .insert(position.partition, position.offset + 1);
 
-        if envelope.computed_hash() != envelope.hash {
+        if computed_hash != envelope.hash {
             broken(BreakKind::ContentChanged);
         }
         let (expected_sequence, expected_prev) = match self.heads.get(&envelope.subject) {
@@ -292,6 +298,36 @@ mod tests {
     }
 }
 
+/// The hash each event should carry, computed on every core off the
+/// async executor; the chain itself is then checked in order.
+async fn hash_in_parallel(
+    batch: Vec<StoredEvent>,
+) -> Result<(Vec<StoredEvent>, Vec<String>), crate::LogError> {
+    tokio::task::spawn_blocking(move || {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = batch.len().div_ceil(threads).max(1);
+        let hashes = std::thread::scope(|scope| {
+            let workers: Vec<_> = batch
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|e| e.envelope.computed_hash())
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect::<Vec<_>>()
+        });
+        (batch, hashes)
+    })
+    .await
+    .map_err(|e| crate::LogError::Unavailable(format!("hashing failed: {e}")))
+}
+
 /// What a walk of the log found.
 #[derive(Debug)]
 pub struct AuditReport {
@@ -375,14 +411,15 @@ pub async fn walk(
         if batch.is_empty() {
             break;
         }
-        for event in &batch {
-            let target = reachable
-                .get(&event.position.partition)
-                .copied()
-                .unwrap_or(0);
-            if event.position.offset < target {
-                verifier.check(event);
-            }
+        let batch: Vec<StoredEvent> = batch
+            .into_iter()
+            .filter(|e| {
+                e.position.offset < reachable.get(&e.position.partition).copied().unwrap_or(0)
+            })
+            .collect();
+        let (batch, hashes) = hash_in_parallel(batch).await?;
+        for (event, hash) in batch.iter().zip(&hashes) {
+            verifier.check_hashed(event, hash);
         }
         on_batch(verifier.events());
     }

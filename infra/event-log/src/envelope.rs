@@ -128,12 +128,30 @@ impl EventEnvelope {
             .collect()
     }
 
-    /// The hash this envelope should carry.
+    /// The hash this envelope should carry: SHA-256 of the RFC 8785 form
+    /// of every member but `hash`, serialised straight from the fields.
     pub fn computed_hash(&self) -> String {
-        match serde_json::to_value(self) {
-            Ok(value) => envelope_hash(&value),
-            Err(_) => String::new(),
-        }
+        let unhashed = Unhashed {
+            specversion: &self.specversion,
+            id: &self.id,
+            source: &self.source,
+            event_type: &self.event_type,
+            subject: &self.subject,
+            time: Micros(&self.time),
+            datacontenttype: &self.datacontenttype,
+            data: &self.data,
+            aggregatetype: &self.aggregatetype,
+            aggregatesequence: self.aggregatesequence,
+            actor: &self.actor,
+            tenant: &self.tenant,
+            correlationid: &self.correlationid,
+            causationid: &self.causationid,
+            commandid: &self.commandid,
+            prevhash: &self.prevhash,
+            extensions: &self.extensions,
+        };
+        let canonical = serde_jcs::to_vec(&unhashed).unwrap_or_default();
+        hex::encode(Sha256::digest(&canonical))
     }
 
     pub fn to_json(&self) -> String {
@@ -155,6 +173,38 @@ impl EventEnvelope {
             return Err(EnvelopeError::HashMismatch);
         }
         Ok(envelope)
+    }
+}
+
+/// The envelope without its hash, borrowed: what the hash covers.
+#[derive(Serialize)]
+struct Unhashed<'a> {
+    specversion: &'a str,
+    id: &'a Uuid,
+    source: &'a str,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    subject: &'a Uuid,
+    time: Micros<'a>,
+    datacontenttype: &'a str,
+    data: &'a Value,
+    aggregatetype: &'a str,
+    aggregatesequence: u64,
+    actor: &'a str,
+    tenant: &'a Uuid,
+    correlationid: &'a Uuid,
+    causationid: &'a Uuid,
+    commandid: &'a Uuid,
+    prevhash: &'a str,
+    #[serde(flatten)]
+    extensions: &'a BTreeMap<String, Value>,
+}
+
+struct Micros<'a>(&'a DateTime<Utc>);
+
+impl Serialize for Micros<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        micros::serialize(self.0, s)
     }
 }
 

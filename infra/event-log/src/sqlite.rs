@@ -291,7 +291,10 @@ async fn commit_group(
     partitions: u32,
     group: &[WriteJob],
 ) -> Result<Vec<Result<AppendOutcome, LogError>>, LogError> {
-    let mut tx = Connection::begin(conn).await?;
+    // IMMEDIATE: the write lock up front, waiting (busy timeout) for a
+    // checkpoint to finish, instead of failing when a read snapshot taken
+    // at the start of the transaction turns stale.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let mut results = Vec::with_capacity(group.len());
     for job in group {
         let mut savepoint = Acquire::begin(&mut *tx).await?;

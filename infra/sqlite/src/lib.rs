@@ -35,9 +35,16 @@ pub fn options(path: &Path, durability: Durability) -> SqliteConnectOptions {
         .pragma("journal_size_limit", "67108864")
 }
 
-/// Checkpoints the database every `every` from a connection of its own,
-/// in PASSIVE mode: it never waits for, nor blocks, the writer or readers.
-/// Stops when the returned handle is dropped.
+/// Write-ahead log frames (pages) past which a checkpoint may make the
+/// writer wait: a PASSIVE checkpoint cannot reset a log that a busy writer
+/// keeps appending to, and an unbounded log slows every read.
+const WAL_FRAMES_LIMIT: i64 = 8192;
+
+/// Checkpoints the database every `every` from a connection of its own, in
+/// PASSIVE mode (it neither waits for nor blocks the writer or readers),
+/// and, when the log has grown past [`WAL_FRAMES_LIMIT`] pages anyway, in
+/// TRUNCATE mode, which waits for a quiet moment and resets the log. Stops
+/// when the returned handle is dropped.
 pub fn spawn_checkpointer(options: SqliteConnectOptions, every: Duration) -> AbortOnDropHandle<()> {
     AbortOnDropHandle::new(tokio::spawn(async move {
         let mut conn = match options.connect().await {
@@ -51,10 +58,20 @@ pub fn spawn_checkpointer(options: SqliteConnectOptions, every: Duration) -> Abo
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&mut conn)
-                .await
-            {
+            let passive: Result<(i64, i64, i64), _> =
+                sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                    .fetch_one(&mut conn)
+                    .await;
+            let result = match passive {
+                Ok((_, frames, _)) if frames > WAL_FRAMES_LIMIT => {
+                    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .execute(&mut conn)
+                        .await
+                        .map(|_| ())
+                }
+                other => other.map(|_| ()),
+            };
+            if let Err(error) = result {
                 tracing::warn!(%error, "checkpoint failed; retrying later");
             }
         }

@@ -5,6 +5,8 @@ CREATE TABLE log_meta (
     value TEXT NOT NULL
 ) STRICT;
 
+-- A rowid table: envelopes are large rows, which WITHOUT ROWID trees store
+-- badly (an overflow page per row).
 CREATE TABLE events (
     partition      INTEGER NOT NULL,
     "offset"       INTEGER NOT NULL,
@@ -18,9 +20,9 @@ CREATE TABLE events (
     tenant         TEXT    NOT NULL,
     time           TEXT    NOT NULL,
     envelope       TEXT    NOT NULL,
-    PRIMARY KEY (partition, "offset"),
+    UNIQUE (partition, "offset"),
     UNIQUE (aggregate_id, sequence)
-) STRICT, WITHOUT ROWID;
+) STRICT;
 
 CREATE INDEX events_by_actor ON events (actor, time);
 CREATE INDEX events_by_tenant ON events (tenant, aggregate_id);

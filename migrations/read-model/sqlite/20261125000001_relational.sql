@@ -30,7 +30,7 @@ CREATE TABLE documents (
     uploaded_at       TEXT    NOT NULL,
     updated_at        TEXT    NOT NULL,
     version           INTEGER NOT NULL
-) STRICT, WITHOUT ROWID;
+) STRICT;
 
 CREATE INDEX documents_by_owner ON documents (owner_id, uploaded_at, document_id);
 CREATE INDEX documents_by_time ON documents (uploaded_at, document_id);
@@ -46,13 +46,15 @@ CREATE TABLE characters (
     created_at          TEXT    NOT NULL,
     updated_at          TEXT    NOT NULL,
     version             INTEGER NOT NULL
-) STRICT, WITHOUT ROWID;
+) STRICT;
 
 CREATE INDEX characters_by_owner ON characters (owner_id, created_at, character_id);
 CREATE INDEX characters_by_time ON characters (created_at, character_id);
 CREATE INDEX characters_by_document ON characters (source_document_id);
 
--- Every event, for histories and the live feed.
+-- Every event, for histories and the live feed. Tables whose rows can be
+-- large (profiles, event data) keep rowids: WITHOUT ROWID trees store large
+-- rows badly.
 CREATE TABLE event_feed (
     partition      INTEGER NOT NULL,
     "offset"       INTEGER NOT NULL,
@@ -65,8 +67,8 @@ CREATE TABLE event_feed (
     actor          TEXT    NOT NULL,
     tenant         TEXT    NOT NULL,
     data           TEXT    NOT NULL,
-    PRIMARY KEY (partition, "offset")
-) STRICT, WITHOUT ROWID;
+    UNIQUE (partition, "offset")
+) STRICT;
 
 CREATE UNIQUE INDEX event_feed_by_stream ON event_feed (aggregate_id, sequence);
 CREATE INDEX event_feed_by_tenant ON event_feed (tenant, partition, "offset");

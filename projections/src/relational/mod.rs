@@ -175,7 +175,7 @@ impl Projection for SqliteRelational {
         let personal = self.personal.as_ref().ok_or_else(|| {
             ProjectionError::Corrupt("a read model without personal data access".into())
         })?;
-        let mut tx = writer.begin().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut erased = false;
         for event in batch {
             erased |= apply::event(&mut tx, personal, event).await?;
