@@ -32,7 +32,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/even
 const MAX_GROUP: usize = 512;
 const WRITE_QUEUE: usize = 4096;
 /// Checkpoints run off the commit path, this often.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 #[derive(Clone, Debug)]
 pub struct SqliteLogOptions {

@@ -54,9 +54,8 @@ pub struct SqliteKeyStore {
 
 impl SqliteKeyStore {
     pub async fn open(path: &Path) -> Result<Self, PrivacyError> {
-        let options = studio_sqlite::options(path, Durability::EveryCommit)
-            .pragma("secure_delete", "ON")
-            .pragma("wal_autocheckpoint", "1000");
+        let options =
+            studio_sqlite::options(path, Durability::EveryCommit).pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)

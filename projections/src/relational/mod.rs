@@ -66,7 +66,7 @@ impl SqliteRelational {
             .max_connections(8)
             .connect_with(options.clone().read_only(true))
             .await?;
-        let checkpointer = studio_sqlite::spawn_checkpointer(options, Duration::from_millis(500));
+        let checkpointer = studio_sqlite::spawn_checkpointer(options, Duration::from_millis(100));
         Ok(Self {
             writer: Some(writer),
             personal: Some(personal),
