@@ -8,9 +8,13 @@ use studio_domain::character::{
     CharacterAliasAdded, CharacterCreated, CharacterDeleted, CharacterEvent,
     CharacterProfileUpdated, CharacterRenamed,
 };
+use studio_domain::document::processing::{
+    CharactersDetected, DetectedCharacter, DocumentAnalysed, Interaction, InteractionsRecorded,
+    ProcessingCompleted, ProcessingFailed, ProcessingRestarted, Step, TextExtracted,
+};
 use studio_domain::document::{DocumentDeleted, DocumentEvent, DocumentRenamed, DocumentUploaded};
 use studio_domain::user::{UserEvent, UserRegistered};
-use studio_domain::{AnyEvent, DocumentId, DomainEvent, Role, UserId};
+use studio_domain::{AnyEvent, CharacterId, DocumentId, DomainEvent, Role, UserId};
 use uuid::Uuid;
 
 fn one_of_each() -> Vec<(String, serde_json::Value)> {
@@ -40,6 +44,58 @@ fn one_of_each() -> Vec<(String, serde_json::Value)> {
         }),
         DocumentEvent::Renamed(DocumentRenamed { title: "t".into() }),
         DocumentEvent::Deleted(DocumentDeleted {}),
+        DocumentEvent::TextExtracted(TextExtracted {
+            text_ref: "r".into(),
+            text_sha256: "a".into(),
+            chars: 1,
+            format: "plain_text".into(),
+            encoding: None,
+            boilerplate_removed: false,
+            pages: None,
+            extracted_at: Utc::now(),
+        }),
+        DocumentEvent::Analysed(DocumentAnalysed {
+            analysis_ref: "r".into(),
+            analyser: "a".into(),
+            words: 1,
+            sentences: 1,
+            paragraphs: 1,
+            chapters: 0,
+            flesch_reading_ease: 0.0,
+            flesch_kincaid_grade: 0.0,
+            dialogue_share: 0.0,
+            analysed_at: Utc::now(),
+        }),
+        DocumentEvent::CharactersDetected(CharactersDetected {
+            characters: vec![DetectedCharacter {
+                character_id: CharacterId::from_uuid(Uuid::nil()),
+                local_id: "c1".into(),
+                name: "n".into(),
+                mentions: 1,
+                first_mention: 0,
+                linked: false,
+            }],
+        }),
+        DocumentEvent::InteractionsRecorded(InteractionsRecorded {
+            interactions: vec![Interaction {
+                a: CharacterId::from_uuid(Uuid::nil()),
+                b: CharacterId::from_uuid(Uuid::max()),
+                weight: 1,
+            }],
+        }),
+        DocumentEvent::ProcessingCompleted(ProcessingCompleted {
+            completed_at: Utc::now(),
+        }),
+        DocumentEvent::ProcessingFailed(ProcessingFailed {
+            step: Step::ExtractText,
+            reason: "r".into(),
+            retryable: false,
+            attempts: 1,
+            failed_at: Utc::now(),
+        }),
+        DocumentEvent::ProcessingRestarted(ProcessingRestarted {
+            restarted_at: Utc::now(),
+        }),
     ];
     encoded.extend(document.iter().map(|e| e.encode()));
     let character = [

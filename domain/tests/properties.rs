@@ -6,8 +6,13 @@ use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
 use serde_json::json;
 use studio_domain::character::{CharacterAggregate, CharacterCommand, CreateCharacter};
+use studio_domain::document::processing::{
+    DetectedCharacter, DocumentAnalysed, Interaction, ProcessingFailed, Step, TextExtracted,
+};
 use studio_domain::document::{DocumentAggregate, DocumentCommand, UploadDocument};
-use studio_domain::{Actor, DomainAggregate, DomainError, DomainEvent, Role, UserId, fold};
+use studio_domain::{
+    Actor, CharacterId, DomainAggregate, DomainError, DomainEvent, Role, UserId, fold,
+};
 use uuid::Uuid;
 
 fn at() -> DateTime<Utc> {
@@ -82,7 +87,80 @@ fn document_command() -> impl Strategy<Value = DocumentCommand> {
         }),
         (actor(), text()).prop_map(|(actor, title)| DocumentCommand::Rename { actor, title }),
         actor().prop_map(|actor| DocumentCommand::Delete { actor }),
+        (actor(), 0u8..6).prop_map(|(actor, stage)| processing_command(actor, stage)),
+        (actor(), text()).prop_map(|(actor, reason)| DocumentCommand::FailProcessing {
+            actor,
+            failure: ProcessingFailed {
+                step: Step::ExtractText,
+                reason,
+                retryable: true,
+                attempts: 1,
+                failed_at: at(),
+            },
+        }),
+        actor().prop_map(|actor| DocumentCommand::RestartProcessing { actor, at: at() }),
     ]
+}
+
+/// One of the pipeline's recordings, valid in itself.
+fn processing_command(actor: Actor, stage: u8) -> DocumentCommand {
+    let sha = "b".repeat(64);
+    let character = CharacterId::from_uuid(Uuid::from_u128(7));
+    let other = CharacterId::from_uuid(Uuid::from_u128(8));
+    match stage {
+        0 => DocumentCommand::RecordTextExtracted {
+            actor,
+            text: TextExtracted {
+                text_ref: format!("sha256/{sha}"),
+                text_sha256: sha,
+                chars: 10,
+                format: "plain_text".into(),
+                encoding: Some("UTF-8".into()),
+                boilerplate_removed: false,
+                pages: None,
+                extracted_at: at(),
+            },
+        },
+        1 => DocumentCommand::RecordAnalysis {
+            actor,
+            analysis: DocumentAnalysed {
+                analysis_ref: format!("sha256/{sha}"),
+                analyser: "test".into(),
+                words: 2,
+                sentences: 1,
+                paragraphs: 1,
+                chapters: 0,
+                flesch_reading_ease: 50.5,
+                flesch_kincaid_grade: 8.25,
+                dialogue_share: 0.5,
+                analysed_at: at(),
+            },
+        },
+        2 => DocumentCommand::RecordCharacters {
+            actor,
+            characters: [character, other]
+                .into_iter()
+                .enumerate()
+                .map(|(n, character_id)| DetectedCharacter {
+                    character_id,
+                    local_id: format!("c{n}"),
+                    name: format!("Name {n}"),
+                    mentions: 3,
+                    first_mention: 0,
+                    linked: false,
+                })
+                .collect(),
+        },
+        3 => DocumentCommand::RecordInteractions {
+            actor,
+            interactions: vec![Interaction {
+                a: character,
+                b: other,
+                weight: 2,
+            }],
+        },
+        _ => DocumentCommand::CompleteProcessing { actor, at: at() },
+    }
 }
 
 /// Accepted events, numbered as the log would number them.
@@ -147,7 +225,7 @@ proptest! {
 
     #[test]
     fn document_histories_fold_with_contiguous_versions(
-        commands in prop::collection::vec(document_command(), 0..20)
+        commands in prop::collection::vec(document_command(), 0..40)
     ) {
         check_history::<DocumentAggregate>(commands)?;
     }
