@@ -122,9 +122,10 @@ pub async fn personal_data(settings: &Settings) -> anyhow::Result<Arc<PersonalDa
 pub async fn read_model_writer(
     settings: &Settings,
     personal: Arc<PersonalData>,
+    blobs: Arc<dyn BlobStore>,
 ) -> anyhow::Result<Arc<SqliteRelational>> {
     let path = read_model_path(settings);
-    let read_model = SqliteRelational::open(&path, personal)
+    let read_model = SqliteRelational::open(&path, personal, blobs)
         .await
         .with_context(|| format!("opening the read model {}", path.display()))?;
     Ok(Arc::new(read_model))

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use studio_blob_store::BlobStore;
 use studio_event_log::EventLog;
 use studio_privacy::PersonalData;
 use studio_projections::Projection;
@@ -40,7 +41,8 @@ pub async fn run(
     remove_database(&target)?;
     let log = platform::log_reader(&settings).await?;
     let personal = platform::personal_data(&settings).await?;
-    let summary = rebuild(log, personal, &target, until).await?;
+    let blobs = platform::blobs(&settings).await?;
+    let summary = rebuild(log, personal, blobs, &target, until).await?;
     let destination = if lock.is_some() {
         let live = platform::read_model_path(&settings);
         remove_database(&live)?;
@@ -84,10 +86,11 @@ pub struct Summary {
 pub async fn rebuild(
     log: Arc<dyn EventLog>,
     personal: Arc<PersonalData>,
+    blobs: Arc<dyn BlobStore>,
     target: &Path,
     until: Option<PointInTime>,
 ) -> anyhow::Result<Summary> {
-    let read_model = SqliteRelational::open(target, personal)
+    let read_model = SqliteRelational::open(target, personal, blobs)
         .await
         .with_context(|| format!("creating {}", target.display()))?;
     let ends = log.end_offsets().await?;

@@ -25,7 +25,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let log = platform::log_writer(&settings).await?;
     let blobs = platform::blobs(&settings).await?;
     let personal = platform::personal_data(&settings).await?;
-    let read_model = platform::read_model_writer(&settings, personal.clone()).await?;
+    let read_model =
+        platform::read_model_writer(&settings, personal.clone(), blobs.clone()).await?;
     let service = Arc::new(CommandService::new(
         log.clone(),
         personal.clone(),
@@ -113,7 +114,8 @@ pub async fn projector(settings: Settings) -> anyhow::Result<()> {
     let _read_model_lock = platform::lock(&settings, Store::ReadModel)?;
     let log = platform::log_reader(&settings).await?;
     let personal = platform::personal_data(&settings).await?;
-    let read_model = platform::read_model_writer(&settings, personal).await?;
+    let blobs = platform::blobs(&settings).await?;
+    let read_model = platform::read_model_writer(&settings, personal, blobs).await?;
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {

@@ -17,5 +17,7 @@ pub use runtime::{
     Change, Projection, ProjectionError, ProjectionUpdate, Projector, ProjectorConfig,
 };
 pub use views::{
-    CharacterView, DocumentView, EventView, FeedCursor, Keyset, Page, PageRequest, UserView, Viewer,
+    CastMemberView, ChapterView, CharacterView, DocumentView, EventView, FailureView, FeedCursor,
+    InteractionView, Keyset, MentionView, Page, PageRequest, ProcessingView, StatisticsView,
+    TermView, TextView, UserView, Viewer,
 };

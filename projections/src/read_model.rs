@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::{
-    CharacterView, DocumentView, EventView, FeedCursor, Page, PageRequest, ProjectionError,
-    UserView, Viewer,
+    CastMemberView, ChapterView, CharacterView, DocumentView, EventView, FeedCursor,
+    InteractionView, MentionView, Page, PageRequest, ProjectionError, TermView, UserView, Viewer,
 };
 
 /// What the query side may ask of the relational read model. Every method
@@ -28,6 +28,59 @@ pub trait ReadModel: Send + Sync + 'static {
         viewer: &Viewer,
         page: &PageRequest,
     ) -> Result<Page<DocumentView>, ProjectionError>;
+
+    /// Documents still processing, or failed, oldest first.
+    async fn jobs(
+        &self,
+        viewer: &Viewer,
+        page: &PageRequest,
+    ) -> Result<Page<DocumentView>, ProjectionError>;
+
+    /// The chapters of a document the viewer may see, in order.
+    async fn chapters(
+        &self,
+        viewer: &Viewer,
+        document: Uuid,
+    ) -> Result<Vec<ChapterView>, ProjectionError>;
+
+    /// The words a document uses far more than English prose does.
+    async fn distinctive_terms(
+        &self,
+        viewer: &Viewer,
+        document: Uuid,
+    ) -> Result<Vec<TermView>, ProjectionError>;
+
+    /// The characters of a document, most mentioned first.
+    async fn cast(
+        &self,
+        viewer: &Viewer,
+        document: Uuid,
+    ) -> Result<Vec<CastMemberView>, ProjectionError>;
+
+    /// The documents a character appears in, most mentioned first.
+    async fn appearances(
+        &self,
+        viewer: &Viewer,
+        character: Uuid,
+    ) -> Result<Vec<CastMemberView>, ProjectionError>;
+
+    /// Who is mentioned near whom in a document, heaviest first.
+    async fn interactions(
+        &self,
+        viewer: &Viewer,
+        document: Uuid,
+        min_weight: u64,
+        limit: usize,
+    ) -> Result<Vec<InteractionView>, ProjectionError>;
+
+    /// Mentions in a document, in text order, optionally of one character.
+    async fn mentions(
+        &self,
+        viewer: &Viewer,
+        document: Uuid,
+        character: Option<Uuid>,
+        page: &PageRequest,
+    ) -> Result<Page<MentionView>, ProjectionError>;
 
     async fn character(
         &self,

@@ -17,6 +17,8 @@ pub enum ProjectionError {
     Event { event_id: Uuid, reason: String },
     #[error("corrupt read model: {0}")]
     Corrupt(String),
+    #[error("reading a blob failed: {0}")]
+    Blob(String),
     #[error(transparent)]
     Log(#[from] LogError),
 }

@@ -44,6 +44,98 @@ pub struct DocumentView {
     pub uploaded_at: String,
     pub updated_at: String,
     pub version: u64,
+    pub processing: ProcessingView,
+    /// Once the text is extracted.
+    pub text: Option<TextView>,
+    /// Once the document is analysed.
+    pub statistics: Option<StatisticsView>,
+}
+
+/// Where processing of a document stands.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProcessingView {
+    /// `processing`, `completed` or `failed`.
+    pub status: String,
+    /// The last stage done: `uploaded`, `text_extracted`, `analysed`,
+    /// `characters_detected`, `interactions_recorded` or `completed`.
+    pub stage: String,
+    pub percent: u8,
+    pub failure: Option<FailureView>,
+    pub completed_at: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FailureView {
+    pub step: String,
+    pub reason: String,
+    pub retryable: bool,
+    pub attempts: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TextView {
+    pub text_ref: String,
+    pub chars: u64,
+    pub format: String,
+    pub encoding: Option<String>,
+    pub boilerplate_removed: bool,
+    pub pages: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StatisticsView {
+    pub analyser: String,
+    pub words: u64,
+    pub sentences: u64,
+    pub paragraphs: u64,
+    pub chapters: u64,
+    pub flesch_reading_ease: f64,
+    pub flesch_kincaid_grade: f64,
+    pub dialogue_share: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ChapterView {
+    pub ordinal: u64,
+    pub title: String,
+    /// Character offsets into the extracted text, `end` exclusive.
+    pub start: u64,
+    pub end: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TermView {
+    pub term: String,
+    pub count: u64,
+    pub score: f64,
+}
+
+/// A character as it appears in one document.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CastMemberView {
+    pub document_id: Uuid,
+    pub character_id: Uuid,
+    /// The name the analysis found.
+    pub name: String,
+    pub mentions: u64,
+    pub first_mention: u64,
+    /// Joined to a character the owner already had.
+    pub linked: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct InteractionView {
+    pub document_id: Uuid,
+    pub a: Uuid,
+    pub b: Uuid,
+    pub weight: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MentionView {
+    pub character_id: Uuid,
+    pub start: u64,
+    pub end: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use serde_json::json;
+use studio_blob_store::local::LocalBlobStore;
 use studio_domain::character::{
     CharacterAliasAdded, CharacterCreated, CharacterDeleted, CharacterEvent, CharacterRenamed,
 };
@@ -51,8 +52,11 @@ impl World {
             .await
             .expect("keys");
         let personal = Arc::new(PersonalData::new(Arc::new(keys)));
+        let blobs = LocalBlobStore::open(&self.dir.path().join("blobs"))
+            .await
+            .expect("blobs");
         Arc::new(
-            SqliteRelational::open(&self.dir.path().join(name), personal)
+            SqliteRelational::open(&self.dir.path().join(name), personal, Arc::new(blobs))
                 .await
                 .expect("read model"),
         )

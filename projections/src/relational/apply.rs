@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
+use studio_blob_store::BlobStore;
 use studio_domain::AnyEvent;
 use studio_domain::character::CharacterEvent;
 use studio_domain::document::DocumentEvent;
@@ -13,7 +14,7 @@ use studio_domain::user::UserEvent;
 use studio_event_log::StoredEvent;
 use studio_privacy::{ERASED, PersonalData};
 
-use super::PROJECTION_NAME;
+use super::{PROJECTION_NAME, processing};
 use crate::ProjectionError;
 
 /// One spelling per instant, so text order is time order.
@@ -21,7 +22,7 @@ pub(crate) fn timestamp(time: &DateTime<Utc>) -> String {
     time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-fn int(n: u64) -> Result<i64, ProjectionError> {
+pub(super) fn int(n: u64) -> Result<i64, ProjectionError> {
     i64::try_from(n).map_err(|_| ProjectionError::Corrupt(format!("{n} is out of range")))
 }
 
@@ -29,6 +30,7 @@ fn int(n: u64) -> Result<i64, ProjectionError> {
 pub(super) async fn event(
     conn: &mut SqliteConnection,
     personal: &PersonalData,
+    blobs: &dyn BlobStore,
     stored: &StoredEvent,
 ) -> Result<bool, ProjectionError> {
     let e = &stored.envelope;
@@ -132,6 +134,10 @@ pub(super) async fn event(
                 .bind(&id)
                 .execute(&mut *conn)
                 .await?;
+            processing::forget_document(conn, &id).await?;
+        }
+        AnyEvent::Document(other) => {
+            processing::event(conn, blobs, &id, version, &time, other).await?;
         }
         AnyEvent::Character(CharacterEvent::Created(c)) => {
             sqlx::query(
@@ -206,6 +212,7 @@ pub(super) async fn event(
                 .bind(&id)
                 .execute(&mut *conn)
                 .await?;
+            processing::forget_character(conn, &id).await?;
         }
     }
     Ok(false)

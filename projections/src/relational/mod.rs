@@ -3,6 +3,7 @@
 //! PostgreSQL (`$n` parameters, `ON CONFLICT`, row-value comparisons).
 
 mod apply;
+mod processing;
 mod query;
 mod watch;
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::{Row, SqlitePool};
+use studio_blob_store::BlobStore;
 use studio_event_log::StoredEvent;
 use studio_privacy::PersonalData;
 use studio_sqlite::Durability;
@@ -32,6 +34,11 @@ pub const TABLES: &[(&str, &str)] = &[
     ("users", "user_id"),
     ("documents", "document_id"),
     ("characters", "character_id"),
+    ("document_chapters", "document_id, ordinal"),
+    ("document_terms", "document_id, rank"),
+    ("document_characters", "document_id, character_id"),
+    ("mentions", "document_id, start_offset"),
+    ("interactions", "document_id, a, b"),
     ("event_feed", "partition, \"offset\""),
     ("checkpoints", "projection, partition"),
 ];
@@ -42,12 +49,18 @@ pub struct SqliteRelational {
     /// Opens personal data for the rows that show it; the event feed keeps
     /// it sealed, as in the log.
     personal: Option<Arc<PersonalData>>,
+    /// Where the analysis blobs the processing events reference are read.
+    blobs: Option<Arc<dyn BlobStore>>,
     reader: SqlitePool,
     checkpointer: Option<AbortOnDropHandle<()>>,
 }
 
 impl SqliteRelational {
-    pub async fn open(path: &Path, personal: Arc<PersonalData>) -> Result<Self, ProjectionError> {
+    pub async fn open(
+        path: &Path,
+        personal: Arc<PersonalData>,
+        blobs: Arc<dyn BlobStore>,
+    ) -> Result<Self, ProjectionError> {
         // A read model is rebuilt from the log: losing its last commits to
         // a power cut costs a few re-applied events, not data. Deleted and
         // overwritten rows are zeroed on disk, so erased personal data does
@@ -70,6 +83,7 @@ impl SqliteRelational {
         Ok(Self {
             writer: Some(writer),
             personal: Some(personal),
+            blobs: Some(blobs),
             reader,
             checkpointer: Some(checkpointer),
         })
@@ -105,6 +119,7 @@ impl SqliteRelational {
         Ok(Self {
             writer: None,
             personal: None,
+            blobs: None,
             reader,
             checkpointer: None,
         })
@@ -175,10 +190,14 @@ impl Projection for SqliteRelational {
         let personal = self.personal.as_ref().ok_or_else(|| {
             ProjectionError::Corrupt("a read model without personal data access".into())
         })?;
+        let blobs = self
+            .blobs
+            .as_deref()
+            .ok_or_else(|| ProjectionError::Corrupt("a read model without blob access".into()))?;
         let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut erased = false;
         for event in batch {
-            erased |= apply::event(&mut tx, personal, event).await?;
+            erased |= apply::event(&mut tx, personal, blobs, event).await?;
         }
         apply::checkpoints(&mut tx, batch).await?;
         tx.commit().await?;

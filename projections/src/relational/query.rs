@@ -7,13 +7,15 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
+use studio_domain::document::processing::Stage;
 use studio_event_log::Position;
 use uuid::Uuid;
 
 use super::{PROJECTION_NAME, SqliteRelational};
 use crate::{
-    Change, CharacterView, DocumentView, EventView, FeedCursor, Keyset, Page, PageRequest,
-    ProjectionError, ReadModel, UserView, Viewer,
+    CastMemberView, Change, ChapterView, CharacterView, DocumentView, EventView, FailureView,
+    FeedCursor, InteractionView, Keyset, MentionView, Page, PageRequest, ProcessingView,
+    ProjectionError, ReadModel, StatisticsView, TermView, TextView, UserView, Viewer,
 };
 
 fn uuid(row: &SqliteRow, column: &str) -> Result<Uuid, ProjectionError> {
@@ -72,7 +74,77 @@ pub(super) async fn checkpoints(pool: &SqlitePool) -> Result<BTreeMap<u32, u64>,
         .collect()
 }
 
+fn optional_count(row: &SqliteRow, column: &str) -> Result<Option<u64>, ProjectionError> {
+    let n: Option<i64> = row.try_get(column)?;
+    n.map(|n| {
+        u64::try_from(n).map_err(|_| ProjectionError::Corrupt(format!("{column} is negative")))
+    })
+    .transpose()
+}
+
 fn document_view(row: &SqliteRow) -> Result<DocumentView, ProjectionError> {
+    let stage_name: String = row.try_get("stage")?;
+    let stage = Stage::parse(&stage_name)
+        .ok_or_else(|| ProjectionError::Corrupt(format!("stage {stage_name:?}")))?;
+    let failure_step: Option<String> = row.try_get("failure_step")?;
+    let failure = match failure_step {
+        Some(step) => Some(FailureView {
+            step,
+            reason: row
+                .try_get::<Option<String>, _>("failure_reason")?
+                .unwrap_or_default(),
+            retryable: row
+                .try_get::<Option<bool>, _>("failure_retryable")?
+                .unwrap_or(false),
+            attempts: optional_count(row, "failure_attempts")?
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(0),
+        }),
+        None => None,
+    };
+    let status = if failure.is_some() {
+        "failed"
+    } else if stage == Stage::Completed {
+        "completed"
+    } else {
+        "processing"
+    };
+    let text_ref: Option<String> = row.try_get("text_ref")?;
+    let text = match text_ref {
+        Some(text_ref) => Some(TextView {
+            text_ref,
+            chars: optional_count(row, "text_chars")?.unwrap_or(0),
+            format: row
+                .try_get::<Option<String>, _>("format")?
+                .unwrap_or_default(),
+            encoding: row.try_get("encoding")?,
+            boilerplate_removed: row
+                .try_get::<Option<bool>, _>("boilerplate_removed")?
+                .unwrap_or(false),
+            pages: optional_count(row, "pages")?.and_then(|n| u32::try_from(n).ok()),
+        }),
+        None => None,
+    };
+    let analyser: Option<String> = row.try_get("analyser")?;
+    let statistics = match analyser {
+        Some(analyser) => Some(StatisticsView {
+            analyser,
+            words: optional_count(row, "words")?.unwrap_or(0),
+            sentences: optional_count(row, "sentences")?.unwrap_or(0),
+            paragraphs: optional_count(row, "paragraphs")?.unwrap_or(0),
+            chapters: optional_count(row, "chapter_count")?.unwrap_or(0),
+            flesch_reading_ease: row
+                .try_get::<Option<f64>, _>("flesch_reading_ease")?
+                .unwrap_or(0.0),
+            flesch_kincaid_grade: row
+                .try_get::<Option<f64>, _>("flesch_kincaid_grade")?
+                .unwrap_or(0.0),
+            dialogue_share: row
+                .try_get::<Option<f64>, _>("dialogue_share")?
+                .unwrap_or(0.0),
+        }),
+        None => None,
+    };
     Ok(DocumentView {
         document_id: uuid(row, "document_id")?,
         owner_id: uuid(row, "owner_id")?,
@@ -85,6 +157,26 @@ fn document_view(row: &SqliteRow) -> Result<DocumentView, ProjectionError> {
         uploaded_at: row.try_get("uploaded_at")?,
         updated_at: row.try_get("updated_at")?,
         version: count(row, "version")?,
+        processing: ProcessingView {
+            status: status.to_owned(),
+            stage: stage.as_str().to_owned(),
+            percent: stage.percent(),
+            failure,
+            completed_at: row.try_get("processed_at")?,
+        },
+        text,
+        statistics,
+    })
+}
+
+fn cast_member_view(row: &SqliteRow) -> Result<CastMemberView, ProjectionError> {
+    Ok(CastMemberView {
+        document_id: uuid(row, "document_id")?,
+        character_id: uuid(row, "character_id")?,
+        name: row.try_get("name")?,
+        mentions: count(row, "mentions")?,
+        first_mention: count(row, "first_mention")?,
+        linked: row.try_get("linked")?,
     })
 }
 
@@ -126,7 +218,11 @@ fn event_view(row: &SqliteRow) -> Result<EventView, ProjectionError> {
     })
 }
 
-const DOCUMENT_COLUMNS: &str = "document_id, owner_id, title, original_filename, media_type, size_bytes, sha256, blob_ref, uploaded_at, updated_at, version";
+const DOCUMENT_COLUMNS: &str = "document_id, owner_id, title, original_filename, media_type, size_bytes, sha256, blob_ref, uploaded_at, updated_at, version, stage, failure_step, failure_reason, failure_retryable, failure_attempts, text_ref, text_chars, format, encoding, boilerplate_removed, pages, analyser, words, sentences, paragraphs, chapter_count, flesch_reading_ease, flesch_kincaid_grade, dialogue_share, processed_at";
+/// Restricts a query to the rows of one document the viewer may see
+/// (`$1` the document, `$2` whether the viewer is an admin, `$3` the viewer).
+const VISIBLE_DOCUMENT: &str =
+    "EXISTS (SELECT 1 FROM documents d WHERE d.document_id = $1 AND ($2 OR d.owner_id = $3))";
 const CHARACTER_COLUMNS: &str = "character_id, owner_id, name, aliases, personality_profile, source_document_id, origin, created_at, updated_at, version";
 const EVENT_COLUMNS: &str = r#"partition, "offset", event_id, event_type, aggregate_id, aggregate_type, sequence, time, actor, tenant, data"#;
 
@@ -239,6 +335,193 @@ impl ReadModel for SqliteRelational {
             .fetch_all(&self.reader)
             .await?;
         paginate(rows, page, "uploaded_at", "document_id", document_view)
+    }
+
+    async fn jobs(
+        &self,
+        viewer: &Viewer,
+        page: &PageRequest,
+    ) -> Result<Page<DocumentView>, ProjectionError> {
+        let after = page.after.clone().unwrap_or(Keyset {
+            key: String::new(),
+            id: String::new(),
+        });
+        let sql = format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM documents
+             WHERE stage <> 'completed' AND ($1 OR owner_id = $2)
+               AND (uploaded_at, document_id) > ($3, $4)
+             ORDER BY uploaded_at, document_id LIMIT $5"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(viewer.admin)
+            .bind(viewer.user_id.to_string())
+            .bind(&after.key)
+            .bind(&after.id)
+            .bind(limit(page))
+            .fetch_all(&self.reader)
+            .await?;
+        paginate(rows, page, "uploaded_at", "document_id", document_view)
+    }
+
+    async fn chapters(
+        &self,
+        viewer: &Viewer,
+        document: Uuid,
+    ) -> Result<Vec<ChapterView>, ProjectionError> {
+        let sql = format!(
+            "SELECT ordinal, title, start_offset, end_offset FROM document_chapters
+             WHERE document_id = $1 AND {VISIBLE_DOCUMENT} ORDER BY ordinal"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(document.to_string())
+            .bind(viewer.admin)
+            .bind(viewer.user_id.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ChapterView {
+                    ordinal: count(row, "ordinal")?,
+                    title: row.try_get("title")?,
+                    start: count(row, "start_offset")?,
+                    end: count(row, "end_offset")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn distinctive_terms(
+        &self,
+        viewer: &Viewer,
+        document: Uuid,
+    ) -> Result<Vec<TermView>, ProjectionError> {
+        let sql = format!(
+            "SELECT term, occurrences, score FROM document_terms
+             WHERE document_id = $1 AND {VISIBLE_DOCUMENT} ORDER BY rank"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(document.to_string())
+            .bind(viewer.admin)
+            .bind(viewer.user_id.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(TermView {
+                    term: row.try_get("term")?,
+                    count: count(row, "occurrences")?,
+                    score: row.try_get("score")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn cast(
+        &self,
+        viewer: &Viewer,
+        document: Uuid,
+    ) -> Result<Vec<CastMemberView>, ProjectionError> {
+        let sql = format!(
+            "SELECT document_id, character_id, name, mentions, first_mention, linked
+             FROM document_characters
+             WHERE document_id = $1 AND {VISIBLE_DOCUMENT}
+             ORDER BY mentions DESC, first_mention, character_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(document.to_string())
+            .bind(viewer.admin)
+            .bind(viewer.user_id.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(cast_member_view).collect()
+    }
+
+    async fn appearances(
+        &self,
+        viewer: &Viewer,
+        character: Uuid,
+    ) -> Result<Vec<CastMemberView>, ProjectionError> {
+        let rows = sqlx::query(
+            "SELECT dc.document_id, dc.character_id, dc.name, dc.mentions, dc.first_mention, dc.linked
+             FROM document_characters dc JOIN documents d ON d.document_id = dc.document_id
+             WHERE dc.character_id = $1 AND ($2 OR d.owner_id = $3)
+             ORDER BY dc.mentions DESC, dc.document_id",
+        )
+        .bind(character.to_string())
+        .bind(viewer.admin)
+        .bind(viewer.user_id.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(cast_member_view).collect()
+    }
+
+    async fn interactions(
+        &self,
+        viewer: &Viewer,
+        document: Uuid,
+        min_weight: u64,
+        limit: usize,
+    ) -> Result<Vec<InteractionView>, ProjectionError> {
+        let sql = format!(
+            "SELECT document_id, a, b, weight FROM interactions
+             WHERE document_id = $1 AND {VISIBLE_DOCUMENT} AND weight >= $4
+             ORDER BY weight DESC, a, b LIMIT $5"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(document.to_string())
+            .bind(viewer.admin)
+            .bind(viewer.user_id.to_string())
+            .bind(i64::try_from(min_weight).unwrap_or(i64::MAX))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(InteractionView {
+                    document_id: uuid(row, "document_id")?,
+                    a: uuid(row, "a")?,
+                    b: uuid(row, "b")?,
+                    weight: count(row, "weight")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mentions(
+        &self,
+        viewer: &Viewer,
+        document: Uuid,
+        character: Option<Uuid>,
+        page: &PageRequest,
+    ) -> Result<Page<MentionView>, ProjectionError> {
+        let after: i64 = match &page.after {
+            Some(k) => k.key.parse().unwrap_or(i64::MAX),
+            None => -1,
+        };
+        let sql = format!(
+            "SELECT character_id, start_offset, end_offset,
+                    printf('%020d', start_offset) AS offset_key
+             FROM mentions
+             WHERE document_id = $1 AND {VISIBLE_DOCUMENT}
+               AND ($4 IS NULL OR character_id = $4) AND start_offset > $5
+             ORDER BY start_offset LIMIT $6"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(document.to_string())
+            .bind(viewer.admin)
+            .bind(viewer.user_id.to_string())
+            .bind(character.map(|c| c.to_string()))
+            .bind(after)
+            .bind(limit(page))
+            .fetch_all(&self.reader)
+            .await?;
+        paginate(rows, page, "offset_key", "character_id", |row| {
+            Ok(MentionView {
+                character_id: uuid(row, "character_id")?,
+                start: count(row, "start_offset")?,
+                end: count(row, "end_offset")?,
+            })
+        })
     }
 
     async fn character(
