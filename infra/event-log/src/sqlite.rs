@@ -5,6 +5,13 @@
 //! one refused append never affects another. Readers use a separate pool and
 //! learn of new events from a watch channel of partition end offsets, so
 //! tailing never polls.
+//!
+//! Several processes may append to one file (the pipeline beside the
+//! command API, say): SQLite serialises their transactions, every check
+//! (versions, command ids, chains) reads the database inside the
+//! transaction, a writer re-reads the partition ends when another process
+//! has committed since its last transaction (`PRAGMA data_version`), and
+//! every process follows the file to learn of the others' appends.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -70,16 +77,13 @@ pub struct SqliteEventLog {
     _background: Background,
 }
 
-/// What keeps the partition ends current: the writer's checkpointer (the
-/// writer publishes ends itself), or a reader's watch on the file.
-enum Background {
-    Writer {
-        _checkpointer: AbortOnDropHandle<()>,
-    },
-    Reader {
-        _changes: FileChanges,
-        _follower: AbortOnDropHandle<()>,
-    },
+/// What keeps the partition ends current: a watch on the file, which
+/// learns of other processes' appends (a writer also publishes its own),
+/// and, for a writer, the checkpointer.
+struct Background {
+    _checkpointer: Option<AbortOnDropHandle<()>>,
+    _changes: FileChanges,
+    _follower: AbortOnDropHandle<()>,
 }
 
 impl SqliteEventLog {
@@ -114,6 +118,7 @@ impl SqliteEventLog {
         let checkpointer = studio_sqlite::spawn_checkpointer(connect, CHECKPOINT_EVERY);
 
         let (ends_tx, ends_rx) = watch::channel(Arc::new(ends));
+        let (changes, follower) = follow(path, &pool, &ends_tx, partitions)?;
         let (writer, jobs) = mpsc::channel(WRITE_QUEUE);
         tokio::spawn(write_loop(writer_conn, jobs, ends_tx, partitions));
 
@@ -122,8 +127,10 @@ impl SqliteEventLog {
             writer: Some(writer),
             ends: ends_rx,
             partitions,
-            _background: Background::Writer {
-                _checkpointer: checkpointer,
+            _background: Background {
+                _checkpointer: Some(checkpointer),
+                _changes: changes,
+                _follower: follower,
             },
         })
     }
@@ -153,26 +160,38 @@ impl SqliteEventLog {
             .ok_or_else(|| LogError::Corrupt("the event log has no partition count".into()))?;
         let ends = load_ends(&mut conn, partitions).await?;
         drop(conn);
-        let changes = FileChanges::watch(path)
-            .map_err(|e| LogError::Unavailable(format!("cannot watch {}: {e}", path.display())))?;
         let (ends_tx, ends_rx) = watch::channel(Arc::new(ends));
-        let follower = tokio::spawn(follow_ends(
-            pool.clone(),
-            changes.subscribe(),
-            ends_tx,
-            partitions,
-        ));
+        let (changes, follower) = follow(path, &pool, &ends_tx, partitions)?;
         Ok(Self {
             pool,
             writer: None,
             ends: ends_rx,
             partitions,
-            _background: Background::Reader {
+            _background: Background {
+                _checkpointer: None,
                 _changes: changes,
-                _follower: AbortOnDropHandle::new(follower),
+                _follower: follower,
             },
         })
     }
+}
+
+/// Watches the log file so that appends of other processes reach `ends`.
+fn follow(
+    path: &Path,
+    pool: &SqlitePool,
+    ends: &watch::Sender<Ends>,
+    partitions: u32,
+) -> Result<(FileChanges, AbortOnDropHandle<()>), LogError> {
+    let changes = FileChanges::watch(path)
+        .map_err(|e| LogError::Unavailable(format!("cannot watch {}: {e}", path.display())))?;
+    let follower = tokio::spawn(follow_ends(
+        pool.clone(),
+        changes.subscribe(),
+        ends.clone(),
+        partitions,
+    ));
+    Ok((changes, AbortOnDropHandle::new(follower)))
 }
 
 /// Re-reads the partition ends each time the file changes.
@@ -183,6 +202,9 @@ async fn follow_ends(
     partitions: u32,
 ) {
     while changes.changed().await.is_ok() {
+        if ends_tx.is_closed() {
+            return;
+        }
         let ends = match pool.acquire().await {
             Ok(mut conn) => load_ends(&mut conn, partitions).await,
             Err(e) => Err(e.into()),
@@ -231,23 +253,29 @@ async fn settle_partitions(conn: &mut SqliteConnection, wanted: u32) -> Result<u
     }
 }
 
+/// The next offset of every partition: one index lookup each, cheap
+/// enough to run after every commit another process makes.
 async fn load_ends(conn: &mut SqliteConnection, partitions: u32) -> Result<Vec<u64>, LogError> {
-    let mut ends = vec![0u64; partitions as usize];
-    let rows = sqlx::query(
-        r#"SELECT partition, MAX("offset") + 1 AS next FROM events GROUP BY partition"#,
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    for row in rows {
-        let partition: i64 = row.try_get("partition")?;
-        let next: i64 = row.try_get("next")?;
-        let slot = usize::try_from(partition)
-            .ok()
-            .and_then(|p| ends.get_mut(p))
-            .ok_or_else(|| LogError::Corrupt(format!("event in partition {partition}")))?;
-        *slot = u64::try_from(next).map_err(|_| LogError::Corrupt("negative offset".into()))?;
+    let mut ends = Vec::with_capacity(partitions as usize);
+    for partition in 0..partitions {
+        let next: Option<i64> =
+            sqlx::query_scalar(r#"SELECT MAX("offset") + 1 FROM events WHERE partition = $1"#)
+                .bind(i64::from(partition))
+                .fetch_one(&mut *conn)
+                .await?;
+        ends.push(
+            u64::try_from(next.unwrap_or(0))
+                .map_err(|_| LogError::Corrupt("negative offset".into()))?,
+        );
     }
     Ok(ends)
+}
+
+/// Changes whenever another connection (another process) commits.
+async fn data_version(conn: &mut SqliteConnection) -> Result<i64, LogError> {
+    Ok(sqlx::query_scalar("PRAGMA data_version")
+        .fetch_one(&mut *conn)
+        .await?)
 }
 
 async fn write_loop(
@@ -256,6 +284,9 @@ async fn write_loop(
     ends_tx: watch::Sender<Ends>,
     partitions: u32,
 ) {
+    // Other processes may append too: the ends are re-read whenever one
+    // has committed since this writer last looked.
+    let mut seen_version = None;
     while let Some(first) = jobs.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -265,7 +296,7 @@ async fn write_loop(
             }
         }
         let mut ends = ends_tx.borrow().as_ref().clone();
-        match commit_group(&mut conn, &mut ends, partitions, &group).await {
+        match commit_group(&mut conn, &mut ends, &mut seen_version, partitions, &group).await {
             Ok(results) => {
                 ends_tx.send_replace(Arc::new(ends));
                 for (job, result) in group.into_iter().zip(results) {
@@ -288,6 +319,7 @@ async fn write_loop(
 async fn commit_group(
     conn: &mut SqliteConnection,
     ends: &mut [u64],
+    seen_version: &mut Option<i64>,
     partitions: u32,
     group: &[WriteJob],
 ) -> Result<Vec<Result<AppendOutcome, LogError>>, LogError> {
@@ -295,6 +327,11 @@ async fn commit_group(
     // checkpoint to finish, instead of failing when a read snapshot taken
     // at the start of the transaction turns stale.
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let version = data_version(&mut tx).await?;
+    if *seen_version != Some(version) {
+        ends.copy_from_slice(&load_ends(&mut tx, partitions).await?);
+        *seen_version = Some(version);
+    }
     let mut results = Vec::with_capacity(group.len());
     for job in group {
         let mut savepoint = Acquire::begin(&mut *tx).await?;

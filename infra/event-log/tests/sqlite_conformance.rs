@@ -126,6 +126,81 @@ mod separate_reader {
     }
 }
 
+/// Two writers of one file, as when the pipeline runs in a process of its
+/// own beside the command API: appends alternate between them, reads go
+/// through the first, which learns of the second's appends from the file.
+struct TwoWriters {
+    first: SqliteEventLog,
+    second: SqliteEventLog,
+    turn: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl EventLog for TwoWriters {
+    fn partitions(&self) -> u32 {
+        self.first.partitions()
+    }
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, LogError> {
+        let turn = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if turn % 2 == 0 {
+            self.first.append(request).await
+        } else {
+            self.second.append(request).await
+        }
+    }
+    async fn command_outcome(
+        &self,
+        command_id: uuid::Uuid,
+    ) -> Result<Option<AppendOutcome>, LogError> {
+        self.first.command_outcome(command_id).await
+    }
+    async fn read_stream(&self, aggregate_id: uuid::Uuid) -> Result<Vec<StoredEvent>, LogError> {
+        self.first.read_stream(aggregate_id).await
+    }
+    async fn end_offsets(&self) -> Result<BTreeMap<u32, u64>, LogError> {
+        let (a, b) = (self.first.end_offsets().await?, self.second.end_offsets().await?);
+        Ok(a.into_iter()
+            .map(|(p, end)| (p, end.max(b.get(&p).copied().unwrap_or(0))))
+            .collect())
+    }
+    async fn cursor(&self, from: BTreeMap<u32, u64>) -> Result<Box<dyn LogCursor>, LogError> {
+        self.first.cursor(from).await
+    }
+}
+
+async fn two_writers() -> (TempDir, Arc<dyn EventLog>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("events.db");
+    let first = SqliteEventLog::open(&path, SqliteLogOptions::default())
+        .await
+        .expect("first writer");
+    let second = SqliteEventLog::open(&path, SqliteLogOptions::default())
+        .await
+        .expect("second writer");
+    let log = TwoWriters {
+        first,
+        second,
+        turn: std::sync::atomic::AtomicUsize::new(0),
+    };
+    (dir, Arc::new(log))
+}
+
+mod two_writers {
+    use super::*;
+
+    conformance!(two_writers:
+        appends_and_reads_back,
+        conflicting_append_writes_nothing,
+        retried_command_returns_first_outcome,
+        cursor_reads_every_partition_in_order,
+    );
+    conformance_shared!(two_writers:
+        concurrent_appends_one_wins,
+        cursor_tails_without_polling,
+        sequences_stay_contiguous_under_contention,
+    );
+}
+
 #[tokio::test]
 async fn a_reopened_log_keeps_events_offsets_and_partition_count() {
     let dir = tempfile::tempdir().expect("temp dir");
