@@ -44,6 +44,51 @@ pub struct Settings {
     pub limits: Limits,
     #[serde(default)]
     pub privacy: PrivacySettings,
+    #[serde(default)]
+    pub processing: ProcessingSettings,
+}
+
+/// The document pipeline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessingSettings {
+    /// Documents processed at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Longest one parsing or analysing step may take.
+    #[serde(default = "default_step_timeout")]
+    pub step_timeout_seconds: u64,
+    /// Tries of a step that fails for a passing reason (a store out of
+    /// reach) before the failure is recorded.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// Characters mentioned fewer times are left out of a document's cast.
+    #[serde(default = "default_min_mentions")]
+    pub min_mentions: usize,
+}
+
+impl Default for ProcessingSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: default_concurrency(),
+            step_timeout_seconds: default_step_timeout(),
+            max_attempts: default_attempts(),
+            min_mentions: default_min_mentions(),
+        }
+    }
+}
+
+fn default_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+fn default_step_timeout() -> u64 {
+    120
+}
+fn default_attempts() -> u32 {
+    5
+}
+fn default_min_mentions() -> usize {
+    2
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,6 +143,32 @@ pub struct Limits {
     /// How long a read with a position token waits for the read model.
     #[serde(default = "default_read_wait_ms")]
     pub read_wait_ms: u64,
+    /// All entries of an EPUB or DOCX once decompressed (a zip bomb is
+    /// refused, not expanded).
+    #[serde(default = "default_decompressed_bytes")]
+    pub decompressed_bytes: u64,
+    /// Entries of an EPUB or DOCX archive.
+    #[serde(default = "default_archive_entries")]
+    pub archive_entries: usize,
+    /// Pages of a PDF.
+    #[serde(default = "default_pdf_pages")]
+    pub pdf_pages: u32,
+    /// Characters of extracted text.
+    #[serde(default = "default_text_chars")]
+    pub text_chars: u64,
+}
+
+fn default_decompressed_bytes() -> u64 {
+    256 * 1024 * 1024
+}
+fn default_archive_entries() -> usize {
+    10_000
+}
+fn default_pdf_pages() -> u32 {
+    5_000
+}
+fn default_text_chars() -> u64 {
+    50_000_000
 }
 
 fn default_data_dir() -> PathBuf {
@@ -153,6 +224,10 @@ impl Default for Limits {
         Self {
             upload_bytes: default_upload_bytes(),
             read_wait_ms: default_read_wait_ms(),
+            decompressed_bytes: default_decompressed_bytes(),
+            archive_entries: default_archive_entries(),
+            pdf_pages: default_pdf_pages(),
+            text_chars: default_text_chars(),
         }
     }
 }
@@ -218,6 +293,12 @@ impl Settings {
         if !matches!(self.privacy.forgotten_work.as_str(), "keep" | "delete") {
             bail!("privacy.forgotten_work must be \"keep\" or \"delete\"");
         }
+        if self.processing.concurrency == 0 || self.processing.max_attempts == 0 {
+            bail!("processing.concurrency and processing.max_attempts must be at least 1");
+        }
+        if self.processing.step_timeout_seconds == 0 {
+            bail!("processing.step_timeout_seconds must be at least 1");
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be \"text\" or \"json\"");
         }
@@ -229,6 +310,27 @@ impl Settings {
             studio_command_api::ForgottenWork::Delete
         } else {
             studio_command_api::ForgottenWork::Keep
+        }
+    }
+
+    /// What a document may cost to read.
+    pub fn extract_limits(&self) -> studio_extract::Limits {
+        studio_extract::Limits {
+            max_input_bytes: self.limits.upload_bytes,
+            max_decompressed_bytes: self.limits.decompressed_bytes,
+            max_entries: self.limits.archive_entries,
+            max_pages: self.limits.pdf_pages,
+            max_text_chars: self.limits.text_chars,
+        }
+    }
+
+    pub fn pipeline(&self) -> studio_processing::PipelineConfig {
+        studio_processing::PipelineConfig {
+            limits: self.extract_limits(),
+            step_timeout: std::time::Duration::from_secs(self.processing.step_timeout_seconds),
+            max_attempts: self.processing.max_attempts,
+            min_mentions: self.processing.min_mentions,
+            ..studio_processing::PipelineConfig::default()
         }
     }
 

@@ -1,5 +1,6 @@
 //! `studio`: one binary for every role of LiteraryAI Studio.
 
+mod analyze;
 mod audit;
 mod config;
 mod http;
@@ -37,6 +38,9 @@ enum Action {
     CommandApi,
     /// Runs the projector alone: the event log into the read model.
     Projector,
+    /// Runs the document pipeline alone: uploads into text, analysis,
+    /// characters and interactions.
+    Processor,
     /// Runs the query API alone: GraphQL and REST reads of the read model
     /// a projector process maintains.
     QueryApi,
@@ -54,6 +58,16 @@ enum Action {
         /// (partition:offset); needs --into.
         #[arg(long)]
         until: Option<String>,
+    },
+    /// Reads and analyses a document offline (no server): chapters,
+    /// statistics, characters, mentions and interactions.
+    Analyze {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "json")]
+        format: analyze::Output,
+        /// Include the extracted text (JSON only).
+        #[arg(long)]
+        with_text: bool,
     },
     /// Tamper evidence and exploration of the event log.
     #[command(subcommand)]
@@ -87,6 +101,7 @@ fn main() -> ExitCode {
                 .await
                 .map(|()| ExitCode::SUCCESS),
             Action::Projector => roles::projector(settings).await.map(|()| ExitCode::SUCCESS),
+            Action::Processor => roles::processor(settings).await.map(|()| ExitCode::SUCCESS),
             Action::QueryApi => roles::query_api(settings).await.map(|()| ExitCode::SUCCESS),
             Action::Replay {
                 projection,
@@ -100,6 +115,11 @@ fn main() -> ExitCode {
                     .await
                     .map(|()| ExitCode::SUCCESS)
             }
+            Action::Analyze {
+                file,
+                format,
+                with_text,
+            } => analyze::run(&settings, &file, format, with_text).map(|()| ExitCode::SUCCESS),
             Action::Audit(command) => audit::run(settings, command).await,
             Action::Users(command) => users::run(settings, command)
                 .await

@@ -20,8 +20,9 @@ use studio_domain::{Role, rules};
 use studio_event_log::EventLog;
 use studio_event_log::sqlite::{SqliteEventLog, SqliteLogOptions};
 use studio_privacy::{PersonalData, SqliteKeyStore};
-use studio_projections::ProgressFeed;
+use studio_processing::{Pipeline, Processor, SqliteCheckpoints};
 use studio_projections::relational::SqliteRelational;
+use studio_projections::{ProgressFeed, ReadModel};
 use studio_query_api::{Administration, AdministrationError, ForgetSummary, QueryApi};
 use uuid::Uuid;
 
@@ -33,6 +34,8 @@ use crate::secrets::secret;
 pub enum Store {
     EventLog,
     ReadModel,
+    /// The document pipeline's checkpoint.
+    Processor,
 }
 
 impl Store {
@@ -40,6 +43,7 @@ impl Store {
         match self {
             Self::EventLog => "events.lock",
             Self::ReadModel => "read-model.lock",
+            Self::Processor => "processor.lock",
         }
     }
 
@@ -47,6 +51,7 @@ impl Store {
         match self {
             Self::EventLog => "the event log (studio serve or studio command-api)",
             Self::ReadModel => "the read model (studio serve, studio projector or studio replay)",
+            Self::Processor => "the document pipeline (studio serve or studio processor)",
         }
     }
 }
@@ -160,6 +165,30 @@ pub async fn blobs(settings: &Settings) -> anyhow::Result<Arc<dyn BlobStore>> {
         .await
         .context("opening the blob store")?;
     Ok(Arc::new(store))
+}
+
+/// The document pipeline: commands through `service`, blobs, and the read
+/// model (to join detected characters to the owner's) with its progress.
+/// The process must hold the processor's lock.
+pub async fn processor(
+    settings: &Settings,
+    service: Arc<CommandService>,
+    blobs: Arc<dyn BlobStore>,
+    read: Arc<dyn ReadModel>,
+    progress: Arc<dyn ProgressFeed>,
+) -> anyhow::Result<Processor> {
+    let path = settings.data_dir.join("processor.db");
+    let checkpoints = SqliteCheckpoints::open(&path)
+        .await
+        .with_context(|| format!("opening the pipeline checkpoint {}", path.display()))?;
+    let log = service.log().clone();
+    let pipeline = Pipeline::new(service, blobs, read, progress, settings.pipeline());
+    Ok(Processor::new(
+        log,
+        Arc::new(pipeline),
+        Arc::new(checkpoints),
+        settings.processing.concurrency,
+    ))
 }
 
 /// Token signing and user-id derivation, from configured or generated secrets.

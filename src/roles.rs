@@ -17,10 +17,12 @@ use crate::config::Settings;
 use crate::http::{self, Probes};
 use crate::platform::{self, Identity, Store};
 
-/// Everything in one process: command API, projector, query API.
+/// Everything in one process: command API, projector, document pipeline,
+/// query API.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _log_lock = platform::lock(&settings, Store::EventLog)?;
     let _read_model_lock = platform::lock(&settings, Store::ReadModel)?;
+    let _processor_lock = platform::lock(&settings, Store::Processor)?;
     let identity = Identity::load(&settings)?;
     let log = platform::log_writer(&settings).await?;
     let blobs = platform::blobs(&settings).await?;
@@ -43,6 +45,17 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             progress.clone(),
             ProjectorConfig::default(),
         )
+        .run(shutdown.clone()),
+    );
+    let pipeline = tokio::spawn(
+        platform::processor(
+            &settings,
+            service.clone(),
+            blobs.clone(),
+            read_model.clone(),
+            Arc::new(progress.clone()),
+        )
+        .await?
         .run(shutdown.clone()),
     );
     let admin = Arc::new(platform::Admin {
@@ -72,6 +85,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     let served = listen(settings.listen, router, shutdown.clone(), "serve").await;
     shutdown.cancel();
+    pipeline.await.context("the document pipeline task")?;
     projector
         .await
         .context("the projector task")?
@@ -132,6 +146,38 @@ pub async fn projector(settings: Settings) -> anyhow::Result<()> {
     .run(shutdown)
     .await
     .context("the projector")
+}
+
+/// The document pipeline alone. It appends to the log beside the process
+/// that serves commands (the embedded log takes several writers) and reads
+/// the read model a projector maintains.
+pub async fn processor(settings: Settings) -> anyhow::Result<()> {
+    let _processor_lock = platform::lock(&settings, Store::Processor)?;
+    let log = platform::log_writer(&settings).await?;
+    let blobs = platform::blobs(&settings).await?;
+    let personal = platform::personal_data(&settings).await?;
+    let read_model = platform::read_model_reader(&settings).await?;
+    let progress =
+        WatchedProgress::start(read_model.clone(), &platform::read_model_path(&settings))
+            .await
+            .context("following the read model")?;
+    let service = Arc::new(CommandService::new(
+        log,
+        personal,
+        platform::source("processor"),
+    ));
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        stop_signal().await;
+        stop.cancel();
+    });
+    tracing::info!(data_dir = %settings.data_dir.display(), "studio processor is running");
+    platform::processor(&settings, service, blobs, read_model, Arc::new(progress))
+        .await?
+        .run(shutdown)
+        .await;
+    Ok(())
 }
 
 /// The query side alone: GraphQL and REST reads of a read model that a

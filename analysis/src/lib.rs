@@ -25,6 +25,9 @@ use serde::{Deserialize, Serialize};
 
 pub use stats::{Statistics, Term};
 
+/// The analyser and its version, as processing records it.
+pub const ANALYSER: &str = concat!("studio-analysis/", env!("CARGO_PKG_VERSION"));
+
 /// How many distinctive terms an analysis reports.
 pub const DISTINCTIVE_TERMS: usize = 25;
 

@@ -18,6 +18,6 @@ pub use runtime::{
 };
 pub use views::{
     CastMemberView, ChapterView, CharacterView, DocumentView, EventView, FailureView, FeedCursor,
-    InteractionView, Keyset, MentionView, Page, PageRequest, ProcessingView, StatisticsView,
-    TermView, TextView, UserView, Viewer,
+    InteractionView, Keyset, MentionView, NamedCharacter, Page, PageRequest, ProcessingView,
+    StatisticsView, TermView, TextView, UserView, Viewer,
 };

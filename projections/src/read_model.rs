@@ -5,7 +5,8 @@ use uuid::Uuid;
 
 use crate::{
     CastMemberView, ChapterView, CharacterView, DocumentView, EventView, FeedCursor,
-    InteractionView, MentionView, Page, PageRequest, ProjectionError, TermView, UserView, Viewer,
+    InteractionView, MentionView, NamedCharacter, Page, PageRequest, ProjectionError, TermView,
+    UserView, Viewer,
 };
 
 /// What the query side may ask of the relational read model. Every method
@@ -81,6 +82,15 @@ pub trait ReadModel: Send + Sync + 'static {
         character: Option<Uuid>,
         page: &PageRequest,
     ) -> Result<Page<MentionView>, ProjectionError>;
+
+    /// The owner's characters bearing any of `names` as name or alias
+    /// (compared as `rules::name_key` does), with the key each matched:
+    /// how the pipeline joins what it detects to what the owner has.
+    async fn characters_named(
+        &self,
+        owner: Uuid,
+        names: &[String],
+    ) -> Result<Vec<NamedCharacter>, ProjectionError>;
 
     async fn character(
         &self,

@@ -131,6 +131,16 @@ pub struct InteractionView {
     pub weight: u64,
 }
 
+/// A character found by one of its names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NamedCharacter {
+    pub character_id: Uuid,
+    /// The name key that matched.
+    pub name_key: String,
+    /// `manual`, `detected` or `imported`.
+    pub origin: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MentionView {
     pub character_id: Uuid,

@@ -216,7 +216,11 @@ pub fn mentions(text: &str, tokens: &[Token], sentences: &[Sentence]) -> Vec<Raw
         // the name: "When Mary Lennox", "Thomson On".
         let function = |w: &str| FUNCTION_WORDS.contains(&w.to_lowercase().as_str());
         if c.title.is_none() {
-            while words.len() > 1 && function(&words[0].1) {
+            // At a sentence start, an ordinary word before a name is no part
+            // of it either: "Again Buck", "Unlike Skeet".
+            while words.len() > 1
+                && (function(&words[0].1) || (c.sentence_initial && ordinary(&words[0].1)))
+            {
                 words.remove(0);
             }
             // A name ends in a name word, not an initial: "Pinkerton P.S."
@@ -244,12 +248,16 @@ pub fn mentions(text: &str, tokens: &[Token], sentences: &[Sentence]) -> Vec<Raw
         let (person_signals, place_signals) =
             count_signals(text, tokens, &c, span_from.min(c.first));
         let key = parts.join(" ").to_lowercase();
-        // "the Lord Chancellor": a title after "the" names an office,
-        // unless a given name follows ("the Lady Bridget O'Hara").
+        // "the Lord Chancellor": a title after "the" names an office when
+        // what follows is English words, not a name ("the Lady Bridget",
+        // "the Prince Prospero").
         let role = c.title.is_some()
             && !modified
             && any_word(text, tokens, span_from).as_deref() == Some("the")
-            && !lexicon.is_first_name(&parts[0].to_lowercase());
+            && parts.iter().all(|p| {
+                let lower = p.to_lowercase();
+                lexicon.counts(&lower).0 >= 5 && !lexicon.is_first_name(&lower)
+            });
         occurrences.push(Occurrence {
             role,
             candidate: c,

@@ -309,6 +309,36 @@ pub async fn delete(
     change(&api, caller, &headers, id, command).await
 }
 
+/// Starts processing a document again, from text extraction, after it
+/// failed (a store was out of reach, or a new version of the platform reads
+/// what an older one could not).
+#[utoipa::path(
+    post,
+    path = "/api/v1/documents/{id}/reprocess",
+    tag = "documents",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses(
+        (status = 200, body = DocumentWritten),
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
+        (status = 412, body = ErrorBody),
+        (status = 422, description = "Processing has not failed", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn reprocess(
+    State(api): State<CommandApi>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+) -> Result<Json<DocumentWritten>, ApiError> {
+    let at = chrono::Utc::now();
+    let command = DocumentCommand::RestartProcessing {
+        actor: caller.actor(),
+        at,
+    };
+    change(&api, caller, &headers, id, command).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

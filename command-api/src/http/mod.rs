@@ -58,6 +58,7 @@ pub fn router(api: CommandApi) -> OpenApiRouter {
         .routes(routes!(auth::register))
         .routes(routes!(auth::login))
         .routes(routes!(documents::rename, documents::delete))
+        .routes(routes!(documents::reprocess))
         .routes(routes!(characters::create))
         .routes(routes!(characters::update, characters::delete))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

@@ -49,7 +49,6 @@ CREATE TABLE document_terms (
 CREATE TABLE document_characters (
     document_id   TEXT    NOT NULL,
     character_id  TEXT    NOT NULL,
-    local_id      TEXT    NOT NULL,
     name          TEXT    NOT NULL,
     mentions      INTEGER NOT NULL,
     first_mention INTEGER NOT NULL,
@@ -79,3 +78,16 @@ CREATE TABLE interactions (
 
 CREATE INDEX interactions_by_character ON interactions (a);
 CREATE INDEX interactions_by_other ON interactions (b);
+
+-- Every name and alias of every character, in the form names compare in
+-- (lower case, single spaces), so the pipeline can join what it detects
+-- to the characters an owner already has.
+CREATE TABLE character_names (
+    owner_id     TEXT NOT NULL,
+    name_key     TEXT NOT NULL,
+    character_id TEXT NOT NULL,
+    origin       TEXT NOT NULL,
+    PRIMARY KEY (owner_id, name_key, character_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX character_names_by_character ON character_names (character_id);

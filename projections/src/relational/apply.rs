@@ -68,6 +68,7 @@ pub(super) async fn event(
         .map_err(|err| unreadable(err.to_string()))?;
     let event = AnyEvent::decode(&e.aggregatetype, &e.event_type, &data)
         .map_err(|err| unreadable(err.to_string()))?;
+    let character_event = matches!(event, AnyEvent::Character(_));
     match event {
         AnyEvent::User(UserEvent::Registered(r)) => {
             sqlx::query(
@@ -214,6 +215,9 @@ pub(super) async fn event(
                 .await?;
             processing::forget_character(conn, &id).await?;
         }
+    }
+    if character_event {
+        processing::refresh_character_names(conn, &id).await?;
     }
     Ok(false)
 }

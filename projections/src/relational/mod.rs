@@ -39,6 +39,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("document_characters", "document_id, character_id"),
     ("mentions", "document_id, start_offset"),
     ("interactions", "document_id, a, b"),
+    ("character_names", "owner_id, name_key, character_id"),
     ("event_feed", "partition, \"offset\""),
     ("checkpoints", "projection, partition"),
 ];

@@ -11,6 +11,7 @@ use studio_analysis::Analysis;
 use studio_blob_store::{BlobRef, BlobStore};
 use studio_domain::document::DocumentEvent;
 use studio_domain::document::processing::Stage;
+use studio_domain::rules;
 
 use super::apply::{int, timestamp};
 use crate::ProjectionError;
@@ -57,6 +58,52 @@ pub(super) async fn forget_character(
             .bind(character_id)
             .execute(&mut *conn)
             .await?;
+    }
+    Ok(())
+}
+
+/// Rewrites the name keys of a character from its row (none once it is
+/// deleted).
+pub(super) async fn refresh_character_names(
+    conn: &mut SqliteConnection,
+    character_id: &str,
+) -> Result<(), ProjectionError> {
+    sqlx::query("DELETE FROM character_names WHERE character_id = $1")
+        .bind(character_id)
+        .execute(&mut *conn)
+        .await?;
+    let row = sqlx::query(
+        "SELECT owner_id, name, aliases, origin FROM characters WHERE character_id = $1",
+    )
+    .bind(character_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    let owner: String = row.try_get("owner_id")?;
+    let origin: String = row.try_get("origin")?;
+    let name: String = row.try_get("name")?;
+    let aliases: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("aliases")?)
+        .map_err(|e| ProjectionError::Corrupt(format!("aliases of {character_id}: {e}")))?;
+    let mut keys: Vec<String> = std::iter::once(name)
+        .chain(aliases)
+        .map(|n| rules::name_key(&n))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    for chunk in keys.chunks(ROWS_PER_INSERT) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO character_names (owner_id, name_key, character_id, origin) ",
+        );
+        insert.push_values(chunk, |mut row, key| {
+            row.push_bind(owner.clone())
+                .push_bind(key.clone())
+                .push_bind(character_id.to_owned())
+                .push_bind(origin.clone());
+        });
+        insert.push(" ON CONFLICT DO NOTHING");
+        insert.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -142,7 +189,7 @@ pub(super) async fn event(
             }
             for chunk in d.characters.chunks(ROWS_PER_INSERT) {
                 let mut insert = QueryBuilder::<Sqlite>::new(
-                    "INSERT INTO document_characters (document_id, character_id, local_id, name,
+                    "INSERT INTO document_characters (document_id, character_id, name,
                        mentions, first_mention, linked) ",
                 );
                 let mut rows = Vec::with_capacity(chunk.len());
@@ -152,7 +199,6 @@ pub(super) async fn event(
                 insert.push_values(rows, |mut row, (c, mentions, first)| {
                     row.push_bind(document_id.to_owned())
                         .push_bind(c.character_id.to_string())
-                        .push_bind(c.local_id.clone())
                         .push_bind(c.name.clone())
                         .push_bind(mentions)
                         .push_bind(first)
@@ -178,7 +224,11 @@ pub(super) async fn event(
             let character_of: HashMap<&str, String> = d
                 .characters
                 .iter()
-                .map(|c| (c.local_id.as_str(), c.character_id.to_string()))
+                .flat_map(|c| {
+                    c.local_ids
+                        .iter()
+                        .map(|local| (local.as_str(), c.character_id.to_string()))
+                })
                 .collect();
             insert_mentions(conn, document_id, &analysis, &character_of).await?;
         }

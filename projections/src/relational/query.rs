@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use studio_domain::document::processing::Stage;
 use studio_event_log::Position;
 use uuid::Uuid;
@@ -14,8 +14,9 @@ use uuid::Uuid;
 use super::{PROJECTION_NAME, SqliteRelational};
 use crate::{
     CastMemberView, Change, ChapterView, CharacterView, DocumentView, EventView, FailureView,
-    FeedCursor, InteractionView, Keyset, MentionView, Page, PageRequest, ProcessingView,
-    ProjectionError, ReadModel, StatisticsView, TermView, TextView, UserView, Viewer,
+    FeedCursor, InteractionView, Keyset, MentionView, NamedCharacter, Page, PageRequest,
+    ProcessingView, ProjectionError, ReadModel, StatisticsView, TermView, TextView, UserView,
+    Viewer,
 };
 
 fn uuid(row: &SqliteRow, column: &str) -> Result<Uuid, ProjectionError> {
@@ -522,6 +523,36 @@ impl ReadModel for SqliteRelational {
                 end: count(row, "end_offset")?,
             })
         })
+    }
+
+    async fn characters_named(
+        &self,
+        owner: Uuid,
+        names: &[String],
+    ) -> Result<Vec<NamedCharacter>, ProjectionError> {
+        let mut found = Vec::new();
+        for chunk in names.chunks(500) {
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "SELECT character_id, name_key, origin FROM character_names WHERE owner_id = ",
+            );
+            query
+                .push_bind(owner.to_string())
+                .push(" AND name_key IN (");
+            let mut keys = query.separated(", ");
+            for name in chunk {
+                keys.push_bind(name.clone());
+            }
+            query.push(") ORDER BY name_key, character_id");
+            let rows = query.build().fetch_all(&self.reader).await?;
+            for row in &rows {
+                found.push(NamedCharacter {
+                    character_id: uuid(row, "character_id")?,
+                    name_key: row.try_get("name_key")?,
+                    origin: row.try_get("origin")?,
+                });
+            }
+        }
+        Ok(found)
     }
 
     async fn character(

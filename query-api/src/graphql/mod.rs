@@ -4,6 +4,7 @@
 //! `connection_init` payload `{"Authorization": "Bearer <token>"}`.
 
 mod admin;
+mod analysis;
 mod errors;
 mod query;
 mod subscription;

@@ -52,6 +52,25 @@ impl ReaderQuery {
         Ok(connection(page, had_cursor))
     }
 
+    /// Documents still being processed, and those whose processing failed,
+    /// oldest first.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
+    async fn jobs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Document>> {
+        let (api, viewer) = context(ctx)?;
+        let had_cursor = after.is_some();
+        let page = api
+            .read
+            .jobs(viewer, &page_request(first, after)?)
+            .await
+            .map_err(read_failed)?;
+        Ok(connection(page, had_cursor))
+    }
+
     async fn document(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Document>> {
         let (api, viewer) = context(ctx)?;
         let document = api

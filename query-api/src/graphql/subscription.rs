@@ -3,10 +3,11 @@ use std::collections::HashSet;
 use async_graphql::{Context, ID, Result, SimpleObject, Subscription};
 use futures::Stream;
 use studio_auth::{Principal, Tokens};
-use studio_projections::{Change, EventView, ProjectionUpdate, Viewer};
+use studio_projections::{Change, EventView, ProcessingView, ProjectionUpdate, Viewer};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
+use super::analysis::{Failure, Processing};
 use super::errors::{bad_input, not_found, read_failed, unauthenticated, unsealing_failed};
 use super::query::parse_id;
 use super::types::{Document, Event};
@@ -65,6 +66,46 @@ pub struct DocumentChange {
     /// The document as a query would now return it; null once deleted.
     pub document: Option<Document>,
     pub deleted: bool,
+}
+
+/// Where a document's processing stands.
+#[derive(SimpleObject, Clone, PartialEq)]
+pub struct DocumentProgress {
+    pub document_id: ID,
+    /// `processing`, `completed`, `failed`, or `deleted`.
+    pub status: String,
+    /// The last stage done.
+    pub stage: String,
+    pub percent: u8,
+    pub failure: Option<Failure>,
+}
+
+impl DocumentProgress {
+    fn of(document_id: Uuid, processing: Option<ProcessingView>) -> Self {
+        match processing {
+            Some(p) => {
+                let p = Processing::from(p);
+                Self {
+                    document_id: ID(document_id.to_string()),
+                    status: p.status,
+                    stage: p.stage,
+                    percent: p.percent,
+                    failure: p.failure,
+                }
+            }
+            None => Self {
+                document_id: ID(document_id.to_string()),
+                status: "deleted".into(),
+                stage: String::new(),
+                percent: 0,
+                failure: None,
+            },
+        }
+    }
+
+    fn is_final(&self) -> bool {
+        self.status != "processing"
+    }
 }
 
 fn partitions_of(update: &ProjectionUpdate, wanted: impl Fn(&Change) -> bool) -> Vec<u32> {
@@ -139,6 +180,49 @@ impl SubscriptionRoot {
                         let at = cursor.entry(*partition).or_insert(0);
                         *at = (*at).max(*next);
                     }
+                }
+            }
+        })
+    }
+
+    /// Processing progress of a document: where it stands now, then each
+    /// stage as the read model records it; ends once processing is
+    /// completed or has failed, or the document is deleted.
+    async fn document_progress(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<impl Stream<Item = Result<DocumentProgress>>> {
+        let api = ctx.data::<QueryApi>()?.clone();
+        let viewer = *ctx.data::<Viewer>()?;
+        let document_id = parse_id(&id, "id")?;
+        let mut updates = api.progress.subscribe();
+        let Some(first) = api
+            .read
+            .document(&viewer, document_id)
+            .await
+            .map_err(read_failed)?
+        else {
+            return Err(not_found("document"));
+        };
+        Ok(async_stream::stream! {
+            let mut last = DocumentProgress::of(document_id, Some(first.processing));
+            yield Ok(last.clone());
+            while !last.is_final() {
+                match updates.recv().await {
+                    Ok(update) if !update.changes.iter().any(|c| c.aggregate_id == document_id) => continue,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => break,
+                }
+                match api.read.document(&viewer, document_id).await {
+                    Ok(document) => {
+                        let now = DocumentProgress::of(document_id, document.map(|d| d.processing));
+                        if now != last {
+                            last = now;
+                            yield Ok(last.clone());
+                        }
+                    }
+                    Err(e) => yield Err(read_failed(e)),
                 }
             }
         })

@@ -4,6 +4,9 @@ use studio_projections::{
     CharacterView, DocumentView, EventView, Keyset, Page, PageRequest, UserView, Viewer,
 };
 
+use super::analysis::{
+    self, CastMember, Chapter, Interaction, Mention, Processing, Statistics, TextInfo,
+};
 use super::errors::{bad_input, read_failed};
 use crate::QueryApi;
 
@@ -99,6 +102,64 @@ impl Document {
         self.0.version
     }
 
+    /// Where processing stands: stage, percent, failure.
+    async fn processing(&self) -> Processing {
+        self.0.processing.clone().into()
+    }
+
+    /// How the text was read, once it is.
+    async fn text(&self) -> Option<TextInfo> {
+        self.0.text.clone().map(TextInfo::from)
+    }
+
+    /// Counts and readability, once the document is analysed.
+    async fn statistics(&self) -> Option<Statistics> {
+        self.0.statistics.clone().map(|view| Statistics {
+            document_id: self.0.document_id,
+            view,
+        })
+    }
+
+    /// The chapters, in order.
+    #[graphql(complexity = "100 * child_complexity")]
+    async fn chapters(&self, ctx: &Context<'_>) -> Result<Vec<Chapter>> {
+        analysis::chapters(ctx, self.0.document_id).await
+    }
+
+    /// The characters the document names, most mentioned first.
+    #[graphql(complexity = "100 * child_complexity")]
+    async fn cast(&self, ctx: &Context<'_>) -> Result<Vec<CastMember>> {
+        analysis::cast(ctx, self.0.document_id).await
+    }
+
+    /// Who is mentioned near whom, heaviest first.
+    #[graphql(complexity = "first.unwrap_or(100).clamp(1, 2000) as usize * child_complexity / 10")]
+    async fn interactions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 1)] min_weight: u64,
+        first: Option<i32>,
+    ) -> Result<Vec<Interaction>> {
+        let first = first.unwrap_or(100).clamp(1, 2000) as usize;
+        analysis::interactions(ctx, self.0.document_id, min_weight, first).await
+    }
+
+    /// Where characters are named, in text order; `characterId` keeps
+    /// one character's.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
+    async fn mentions(
+        &self,
+        ctx: &Context<'_>,
+        character_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Mention>> {
+        let character = character_id
+            .map(|c| super::query::parse_id(&c, "characterId"))
+            .transpose()?;
+        analysis::mentions(ctx, self.0.document_id, character, first, after).await
+    }
+
     /// Characters whose source is this document.
     #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
     async fn characters(
@@ -172,6 +233,11 @@ impl Character {
     }
     async fn version(&self) -> u64 {
         self.0.version
+    }
+    /// The documents this character appears in, with its mentions in each.
+    #[graphql(complexity = "20 * child_complexity")]
+    async fn appearances(&self, ctx: &Context<'_>) -> Result<Vec<CastMember>> {
+        analysis::appearances(ctx, self.0.character_id).await
     }
 }
 

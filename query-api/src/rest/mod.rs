@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use studio_blob_store::{BlobError, BlobRef};
 use studio_http::{ApiError, ApiPath, Caller, ErrorBody};
-use studio_projections::{CharacterView, DocumentView, Keyset, Page, PageRequest, ProjectionError};
+use studio_projections::{
+    CharacterView, DocumentView, Keyset, Page, PageRequest, ProcessingView, ProjectionError,
+};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -22,6 +24,7 @@ pub fn router(api: QueryApi) -> OpenApiRouter {
         .routes(routes!(list_documents))
         .routes(routes!(get_document))
         .routes(routes!(get_document_text))
+        .routes(routes!(get_document_status))
         .routes(routes!(list_characters))
         .routes(routes!(get_character))
         .with_state(api)
@@ -62,6 +65,74 @@ pub struct DocumentBody {
     pub uploaded_at: String,
     pub updated_at: String,
     pub version: u64,
+    pub processing: ProcessingBody,
+    /// Once the text is extracted.
+    pub text: Option<TextBody>,
+    /// Once the document is analysed.
+    pub statistics: Option<StatisticsBody>,
+}
+
+/// Where processing of a document stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcessingBody {
+    /// `processing`, `completed` or `failed`.
+    pub status: String,
+    /// The last stage done: `uploaded`, `text_extracted`, `analysed`,
+    /// `characters_detected`, `interactions_recorded` or `completed`.
+    pub stage: String,
+    pub percent: u8,
+    pub failure: Option<FailureBody>,
+    pub completed_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FailureBody {
+    /// The step that failed, e.g. `extract_text`.
+    pub step: String,
+    pub reason: String,
+    /// Whether restarting processing may succeed.
+    pub retryable: bool,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TextBody {
+    /// Unicode scalars; every offset counts these.
+    pub chars: u64,
+    /// `plain_text`, `markdown`, `html`, `epub`, `pdf` or `docx`.
+    pub format: String,
+    pub encoding: Option<String>,
+    pub boilerplate_removed: bool,
+    pub pages: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatisticsBody {
+    pub words: u64,
+    pub sentences: u64,
+    pub paragraphs: u64,
+    pub chapters: u64,
+    pub flesch_reading_ease: f64,
+    pub flesch_kincaid_grade: f64,
+    pub dialogue_share: f64,
+    pub analyser: String,
+}
+
+impl From<ProcessingView> for ProcessingBody {
+    fn from(p: ProcessingView) -> Self {
+        Self {
+            status: p.status,
+            stage: p.stage,
+            percent: p.percent,
+            failure: p.failure.map(|f| FailureBody {
+                step: f.step,
+                reason: f.reason,
+                retryable: f.retryable,
+                attempts: f.attempts,
+            }),
+            completed_at: p.completed_at,
+        }
+    }
 }
 
 impl From<DocumentView> for DocumentBody {
@@ -77,6 +148,24 @@ impl From<DocumentView> for DocumentBody {
             uploaded_at: d.uploaded_at,
             updated_at: d.updated_at,
             version: d.version,
+            processing: d.processing.into(),
+            text: d.text.map(|t| TextBody {
+                chars: t.chars,
+                format: t.format,
+                encoding: t.encoding,
+                boilerplate_removed: t.boilerplate_removed,
+                pages: t.pages,
+            }),
+            statistics: d.statistics.map(|s| StatisticsBody {
+                words: s.words,
+                sentences: s.sentences,
+                paragraphs: s.paragraphs,
+                chapters: s.chapters,
+                flesch_reading_ease: s.flesch_reading_ease,
+                flesch_kincaid_grade: s.flesch_kincaid_grade,
+                dialogue_share: s.dialogue_share,
+                analyser: s.analyser,
+            }),
         }
     }
 }
@@ -217,12 +306,42 @@ pub async fn get_document(
     Ok(with_etag(document.version, DocumentBody::from(document)))
 }
 
+/// Where processing of a document stands: stage, percent, failure.
+#[utoipa::path(
+    get, path = "/api/v1/documents/{id}/status", tag = "documents",
+    params(("id" = Uuid, Path), ReadParams),
+    responses((status = 200, body = ProcessingBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn get_document_status(
+    State(api): State<QueryApi>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    params: Result<Query<ReadParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ProcessingBody>, ApiError> {
+    let params = query_params(params)?;
+    wait_for(
+        &api,
+        token_from(&headers, params.position.as_deref())?.as_ref(),
+    )
+    .await?;
+    let document = api
+        .read
+        .document(&viewer(&caller), id)
+        .await
+        .map_err(read_error)?;
+    let document = document.ok_or_else(|| ApiError::not_found("no such document"))?;
+    Ok(Json(document.processing.into()))
+}
+
 fn is_text(media_type: &str) -> bool {
     matches!(media_type, "text/plain" | "text/markdown" | "text/html")
 }
 
-/// The document's text. Until background extraction exists for a format,
-/// this is the uploaded file itself for text formats (UTF-8).
+/// The document's clean text, once extracted (Project Gutenberg
+/// boilerplate removed; every offset the API reports counts its Unicode
+/// scalars). Before that, a plain-text upload is served as it came.
 #[utoipa::path(
     get, path = "/api/v1/documents/{id}/text", tag = "documents",
     params(("id" = Uuid, Path), ReadParams),
@@ -260,11 +379,13 @@ pub async fn get_document_text(
             "this document's text has not been extracted",
         )
     };
-    if !is_text(&document.media_type) {
-        return Err(not_available());
-    }
-    let blob = BlobRef::parse(&document.blob_ref)
-        .map_err(|e| ApiError::internal("reading the blob reference", &e))?;
+    let source = match &document.text {
+        Some(text) => &text.text_ref,
+        None if is_text(&document.media_type) => &document.blob_ref,
+        None => return Err(not_available()),
+    };
+    let blob =
+        BlobRef::parse(source).map_err(|e| ApiError::internal("reading the blob reference", &e))?;
     let bytes = api
         .blobs
         .get(&blob, api.text_limit)
