@@ -6,6 +6,7 @@ mod support;
 mod audit;
 mod flow;
 mod hostile;
+mod processing;
 mod restart;
 mod roles;
 mod tenancy;

@@ -25,7 +25,11 @@ async fn users_do_not_see_each_other() {
     .expect("bob subscribes");
 
     let doc = ada
-        .upload("secret.txt", b"Ada's private manuscript", Some("Secret"))
+        .upload(
+            "secret.txt",
+            b"a private manuscript, not yet begun",
+            Some("Secret"),
+        )
         .await
         .expect(202);
     let doc_id = doc["document_id"].as_str().unwrap_or_default().to_owned();

@@ -332,6 +332,26 @@ impl Client {
         .await
     }
 
+    /// Waits until the pipeline is done with a document (completed or
+    /// failed); returns its processing status.
+    pub async fn processed(&self, document_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let status = self
+                .get(&format!("/api/v1/documents/{document_id}/status"))
+                .await
+                .expect(200);
+            if status["status"] != "processing" {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "document {document_id} still processing: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
         let reply = self
             .send(
