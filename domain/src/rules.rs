@@ -176,13 +176,15 @@ fn json_depth(value: &Value) -> usize {
 /// Aliases compare without regard to case or spacing: "Lizzy" and " lizzy "
 /// are the same alias.
 pub fn same_alias(a: &str, b: &str) -> bool {
-    let key = |s: &str| {
-        s.split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase()
-    };
-    key(a) == key(b)
+    name_key(a) == name_key(b)
+}
+
+/// The form in which names and aliases compare: lower case, single spaces.
+pub fn name_key(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ fn one_of_each() -> Vec<(String, serde_json::Value)> {
         DocumentEvent::CharactersDetected(CharactersDetected {
             characters: vec![DetectedCharacter {
                 character_id: CharacterId::from_uuid(Uuid::nil()),
-                local_id: "c1".into(),
+                local_ids: vec!["c1".into()],
                 name: "n".into(),
                 mentions: 1,
                 first_mention: 0,

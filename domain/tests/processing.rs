@@ -87,7 +87,7 @@ fn cast() -> Vec<DetectedCharacter> {
     vec![
         DetectedCharacter {
             character_id: elizabeth(),
-            local_id: "c1".into(),
+            local_ids: vec!["c1".into()],
             name: "Elizabeth  Bennet".into(),
             mentions: 600,
             first_mention: 1_200,
@@ -95,7 +95,7 @@ fn cast() -> Vec<DetectedCharacter> {
         },
         DetectedCharacter {
             character_id: darcy(),
-            local_id: "c2".into(),
+            local_ids: vec!["c2".into()],
             name: "Mr. Darcy".into(),
             mentions: 400,
             first_mention: 3_000,

@@ -143,7 +143,7 @@ fn processing_command(actor: Actor, stage: u8) -> DocumentCommand {
                 .enumerate()
                 .map(|(n, character_id)| DetectedCharacter {
                     character_id,
-                    local_id: format!("c{n}"),
+                    local_ids: vec![format!("c{n}")],
                     name: format!("Name {n}"),
                     mentions: 3,
                     first_mention: 0,

@@ -159,9 +159,10 @@ pub struct DocumentAnalysed {
 #[serde(deny_unknown_fields)]
 pub struct DetectedCharacter {
     pub character_id: CharacterId,
-    /// The analysis' own id of the character (`c1`, ...), which its mentions
-    /// in the analysis blob carry.
-    pub local_id: String,
+    /// The analysis' own ids (`c1`, ...) that its mentions in the analysis
+    /// blob carry: several when the analysis found apart what is one
+    /// character here (two names the owner's character both bears).
+    pub local_ids: Vec<String>,
     pub name: String,
     pub mentions: u64,
     /// Character offset of the first mention in the extracted text.
@@ -317,8 +318,10 @@ pub(super) fn check_characters(characters: &[DetectedCharacter]) -> Result<(), D
     let mut ids = std::collections::HashSet::new();
     for c in characters {
         rules::name(&c.name)?;
-        if c.local_id.is_empty() || c.local_id.len() > 32 {
-            return Err(DomainError::invalid("local_id", "is not an analysis id"));
+        let valid_local = |id: &String| !id.is_empty() && id.len() <= 32;
+        if c.local_ids.is_empty() || c.local_ids.len() > 100 || !c.local_ids.iter().all(valid_local)
+        {
+            return Err(DomainError::invalid("local_ids", "are not analysis ids"));
         }
         if c.mentions == 0 {
             return Err(DomainError::invalid(

@@ -142,7 +142,7 @@ impl EventLog for TwoWriters {
     }
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, LogError> {
         let turn = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if turn % 2 == 0 {
+        if turn.is_multiple_of(2) {
             self.first.append(request).await
         } else {
             self.second.append(request).await
@@ -158,7 +158,10 @@ impl EventLog for TwoWriters {
         self.first.read_stream(aggregate_id).await
     }
     async fn end_offsets(&self) -> Result<BTreeMap<u32, u64>, LogError> {
-        let (a, b) = (self.first.end_offsets().await?, self.second.end_offsets().await?);
+        let (a, b) = (
+            self.first.end_offsets().await?,
+            self.second.end_offsets().await?,
+        );
         Ok(a.into_iter()
             .map(|(p, end)| (p, end.max(b.get(&p).copied().unwrap_or(0))))
             .collect())
