@@ -22,6 +22,18 @@ pub struct Settings {
     /// `sqlite` (embedded, in the data directory).
     #[serde(default = "default_embedded")]
     pub read_model: String,
+    /// Where uploads, extracted texts and analyses are kept: `local` (a
+    /// folder in the data directory) or `s3://bucket[/prefix]` on any
+    /// S3-compatible object store.
+    #[serde(default = "default_blobs")]
+    pub blobs: String,
+    /// The S3 endpoint, for anything but AWS itself (e.g. MinIO).
+    pub s3_endpoint: Option<String>,
+    #[serde(default = "default_region")]
+    pub s3_region: String,
+    /// Otherwise the usual AWS_* variables or instance credentials apply.
+    pub s3_access_key: Option<String>,
+    pub s3_secret_key: Option<String>,
     /// Partitions of a new event log.
     #[serde(default = "default_partitions")]
     pub partitions: u32,
@@ -171,6 +183,12 @@ fn default_text_chars() -> u64 {
     50_000_000
 }
 
+fn default_blobs() -> String {
+    "local".into()
+}
+fn default_region() -> String {
+    "us-east-1".into()
+}
 fn default_data_dir() -> PathBuf {
     PathBuf::from("./data")
 }
@@ -275,6 +293,12 @@ impl Settings {
             bail!(
                 "read_model {:?} is not available: use \"sqlite\" (embedded)",
                 self.read_model
+            );
+        }
+        if self.blobs != "local" && !self.blobs.starts_with("s3://") {
+            bail!(
+                "blobs {:?} is not available: use \"local\" or \"s3://bucket[/prefix]\"",
+                self.blobs
             );
         }
         if !(1..=1024).contains(&self.partitions) {

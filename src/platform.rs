@@ -19,6 +19,7 @@ use studio_domain::user::{RegisterUser, Registrar, UserAggregate, UserCommand};
 use studio_domain::{Role, rules};
 use studio_event_log::EventLog;
 use studio_event_log::sqlite::{SqliteEventLog, SqliteLogOptions};
+use studio_object_store::{ObjectBlobStore, S3Settings};
 use studio_privacy::{PersonalData, SqliteKeyStore};
 use studio_processing::{Pipeline, Processor, SqliteCheckpoints};
 use studio_projections::relational::SqliteRelational;
@@ -161,6 +162,17 @@ pub async fn read_model_reader(settings: &Settings) -> anyhow::Result<Arc<Sqlite
 }
 
 pub async fn blobs(settings: &Settings) -> anyhow::Result<Arc<dyn BlobStore>> {
+    if settings.blobs.starts_with("s3://") {
+        let store = ObjectBlobStore::s3(&S3Settings {
+            url: settings.blobs.clone(),
+            endpoint: settings.s3_endpoint.clone(),
+            region: settings.s3_region.clone(),
+            access_key_id: settings.s3_access_key.clone(),
+            secret_access_key: settings.s3_secret_key.clone(),
+        })
+        .with_context(|| format!("opening the blob store {}", settings.blobs))?;
+        return Ok(Arc::new(store));
+    }
     let store = LocalBlobStore::open(&settings.data_dir.join("blobs"))
         .await
         .context("opening the blob store")?;
