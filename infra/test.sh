@@ -8,10 +8,17 @@ cd "$(repo_root)"
 require_build_tools
 require_rust_components
 
+log "starting the services the tests run against"
+# An assignment, so that a failing start stops the run (set -e).
+services=$(bash infra/local/up.sh s3)
+eval "$services"
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 log "cargo test"
 cargo test --workspace --locked
+log "fuzzing the document readers briefly"
+bash infra/fuzz.sh
 log "all tests passed"

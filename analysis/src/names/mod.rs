@@ -26,11 +26,11 @@ mod words;
 use std::collections::{HashMap, HashSet};
 
 use self::candidates::{Candidate, candidates, strip_possessive};
-pub use self::words::Gender;
 use self::words::{
     ANIMATE_VERBS, DETERMINERS, FUNCTION_WORDS, KIN, MODIFIERS, PARTICLES, PLACE_NOUNS, PLACE_OF,
     PLACE_PREPOSITIONS, SPEECH_VERBS, looks_like_place_or_people,
 };
+pub use self::words::{Gender, NICKNAMES};
 use crate::lexicon::lexicon;
 use crate::segment::Sentence;
 use crate::tokens::{Token, is_capitalized};
@@ -256,7 +256,8 @@ pub fn mentions(text: &str, tokens: &[Token], sentences: &[Sentence]) -> Vec<Raw
             && any_word(text, tokens, span_from).as_deref() == Some("the")
             && parts.iter().all(|p| {
                 let lower = p.to_lowercase();
-                lexicon.counts(&lower).0 >= 5 && !lexicon.is_first_name(&lower)
+                words::OFFICES.contains(&lower.as_str())
+                    || (lexicon.counts(&lower).0 >= 5 && !lexicon.is_first_name(&lower))
             });
         occurrences.push(Occurrence {
             role,
@@ -353,6 +354,12 @@ pub fn mentions(text: &str, tokens: &[Token], sentences: &[Sentence]) -> Vec<Raw
             person_parts.insert(parts[parts.len() - 1].to_owned());
             if lexicon.is_first_name(parts[0]) || !ordinary(parts[0]) {
                 person_parts.insert(parts[0].to_owned());
+                // Its familiar forms name the same person: "Lizzy".
+                for (formal, forms) in NICKNAMES {
+                    if *formal == parts[0] {
+                        person_parts.extend(forms.iter().map(|f| (*f).to_owned()));
+                    }
+                }
             }
         }
         verdicts.insert(key, verdict);

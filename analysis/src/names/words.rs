@@ -15,6 +15,73 @@ pub fn normalized(word: &str) -> String {
     word.to_lowercase().replace('’', "'")
 }
 
+/// Familiar forms of given names (common English usage).
+pub const NICKNAMES: &[(&str, &[&str])] = &[
+    (
+        "elizabeth",
+        &[
+            "lizzy", "lizzie", "liz", "eliza", "beth", "betsy", "betsey", "bess", "bessie",
+            "libby", "lisa",
+        ],
+    ),
+    (
+        "margaret",
+        &["meg", "maggie", "peggy", "madge", "daisy", "marge"],
+    ),
+    ("catherine", &["kate", "kitty", "cathy", "kat"]),
+    ("katherine", &["kate", "kitty", "kathy"]),
+    ("mary", &["molly", "polly", "mamie", "minnie"]),
+    ("anne", &["annie", "nan", "nancy"]),
+    ("ann", &["annie", "nan", "nancy"]),
+    ("sarah", &["sally", "sadie"]),
+    ("georgiana", &["georgy", "georgie"]),
+    ("josephine", &["jo", "josie"]),
+    ("theodora", &["thea"]),
+    ("dorothy", &["dolly", "dot", "dora"]),
+    ("frances", &["fanny", "fran"]),
+    ("isabella", &["bella", "isa"]),
+    ("rebecca", &["becky", "becca"]),
+    ("susan", &["sue", "susie", "sukey"]),
+    ("harriet", &["hattie", "hatty"]),
+    ("caroline", &["carrie", "caro"]),
+    ("charlotte", &["lottie", "charley"]),
+    ("eleanor", &["nell", "nelly", "ellie"]),
+    ("ellen", &["nell", "nelly"]),
+    ("helen", &["nell", "nelly"]),
+    ("amelia", &["emmy", "milly"]),
+    ("emily", &["em", "emmy"]),
+    ("deborah", &["deb", "debby"]),
+    ("william", &["will", "willy", "bill", "billy"]),
+    ("robert", &["rob", "bob", "bobby", "robin"]),
+    ("richard", &["dick", "rick"]),
+    ("edward", &["ned", "ted", "teddy", "eddie"]),
+    ("thomas", &["tom", "tommy"]),
+    ("james", &["jim", "jimmy", "jem", "jamie"]),
+    ("john", &["jack", "johnny"]),
+    ("henry", &["harry", "hal"]),
+    ("charles", &["charley", "charlie", "chas"]),
+    ("joseph", &["joe", "jo"]),
+    ("samuel", &["sam", "sammy"]),
+    ("benjamin", &["ben", "benny"]),
+    ("nicholas", &["nick"]),
+    ("christopher", &["kit", "chris"]),
+    ("frederick", &["fred", "freddy"]),
+    ("philip", &["pip", "phil"]),
+    ("peter", &["pete"]),
+    ("david", &["davy", "dave"]),
+    ("daniel", &["dan", "danny"]),
+    ("michael", &["mike", "mick"]),
+    ("george", &["georgie", "geordie"]),
+    ("alexander", &["alec", "alex", "sandy"]),
+    ("lawrence", &["larry", "laurie"]),
+    ("laurence", &["larry", "laurie"]),
+    ("theodore", &["theo", "teddy"]),
+    ("matthew", &["matt"]),
+    ("edmund", &["ned"]),
+    ("arthur", &["art"]),
+    ("anthony", &["tony"]),
+];
+
 /// Titles that begin a person's name, with the gender they imply.
 const TITLES: &[(&str, Option<Gender>)] = &[
     ("mr", Some(Gender::Male)),
@@ -99,6 +166,37 @@ pub fn title(word: &str) -> Option<Option<Gender>> {
     let lower = word.to_lowercase();
     TITLES.iter().find(|(t, _)| *t == lower).map(|(_, g)| *g)
 }
+
+/// Offices that follow a title without naming anyone: "the Lord
+/// Chancellor", "the Lord High Admiral", "the Prince Regent".
+pub const OFFICES: &[&str] = &[
+    "chancellor",
+    "mayor",
+    "chief",
+    "justice",
+    "lieutenant",
+    "keeper",
+    "protector",
+    "bishop",
+    "chamberlain",
+    "advocate",
+    "provost",
+    "president",
+    "governor",
+    "regent",
+    "admiral",
+    "high",
+    "steward",
+    "treasurer",
+    "secretary",
+    "commissioner",
+    "marshal",
+    "consort",
+    "royal",
+    "general",
+    "privy",
+    "seal",
+];
 
 /// Titles of nobility after which "of Somewhere" is part of the name.
 pub const NOBLE: &[&str] = &[

@@ -74,6 +74,19 @@ impl Server {
             .env("STUDIO_AUTH__BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("STUDIO_AUTH__BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env_remove("STUDIO_CONFIG");
+        // Embedded unless a test says otherwise: the services the test
+        // command starts announce themselves in the environment.
+        for (name, _) in std::env::vars() {
+            if name.starts_with("STUDIO_")
+                && !matches!(
+                    name.as_str(),
+                    "STUDIO_DATA_DIR" | "STUDIO_LISTEN" | "STUDIO_LOG"
+                )
+                && !name.starts_with("STUDIO_AUTH__")
+            {
+                command.env_remove(&name);
+            }
+        }
     }
 
     async fn spawn(&mut self) {
