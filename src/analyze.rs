@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde::Serialize;
@@ -47,6 +48,7 @@ pub fn run(
             limits.max_input_bytes
         );
     }
+    let started = Instant::now();
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let name = file
         .file_name()
@@ -54,7 +56,9 @@ pub fn run(
         .unwrap_or_default();
     let extracted: Extracted = studio_extract::read_document(&bytes, name, "", &limits)
         .with_context(|| format!("reading {}", file.display()))?;
+    let read = started.elapsed();
     let analysis = studio_analysis::analyze(&extracted.text);
+    let analysed = started.elapsed() - read;
     let mut out = std::io::stdout().lock();
     match output {
         Output::Json => {
@@ -69,9 +73,26 @@ pub fn run(
             serde_json::to_writer(&mut out, &report).context("writing the report")?;
             writeln!(out)?;
         }
-        Output::Text => write_text(&mut out, &extracted, &analysis)?,
+        Output::Text => {
+            write_text(&mut out, &extracted, &analysis)?;
+            writeln!(
+                out,
+                "\nread in {:.1} ms, analysed in {:.1} ms, peak memory {}",
+                read.as_secs_f64() * 1e3,
+                analysed.as_secs_f64() * 1e3,
+                peak_memory().unwrap_or_else(|| "unknown".into())
+            )?;
+        }
     }
     Ok(())
+}
+
+/// The process's peak resident memory, as Linux reports it.
+fn peak_memory() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(format!("{:.1} MiB", kib as f64 / 1024.0))
 }
 
 fn write_text(out: &mut impl Write, extracted: &Extracted, a: &Analysis) -> anyhow::Result<()> {

@@ -280,9 +280,13 @@ async fn retries_with_an_idempotency_key_apply_once() {
         .await
         .expect(202)
     };
-    assert_eq!(upload().await["document_id"], upload().await["document_id"]);
-    // The bootstrap admin, Ada, one character, one document.
-    assert_eq!(server.event_count().await, 4);
+    let (first, second) = (upload().await, upload().await);
+    assert_eq!(first["document_id"], second["document_id"]);
+    ada.processed(first["document_id"].as_str().unwrap_or_default())
+        .await;
+    // The bootstrap admin, Ada, one character, one document, and the
+    // document's five processing stages (no names in it, no characters).
+    assert_eq!(server.event_count().await, 4 + 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

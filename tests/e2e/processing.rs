@@ -77,12 +77,16 @@ async fn a_novel_is_processed_live_and_joined_to_the_owners_characters() {
         .to_owned();
 
     let novel = book("call-of-the-wild.txt");
-    let id = upload(&ada, "call-of-the-wild.txt", &novel).await;
+    let accepted = ada
+        .upload("call-of-the-wild.txt", &novel, None)
+        .await
+        .expect(202);
+    let id = accepted["document_id"].as_str().expect("id").to_owned();
     let mut progress = Subscription::start(
         &server.ws_url(),
         ada.token.as_deref(),
-        "subscription($id: ID!) { documentProgress(id: $id) { status stage percent failure { reason } } }",
-        json!({ "id": id }),
+        "subscription($id: ID!, $position: String) { documentProgress(id: $id, position: $position) { status stage percent failure { reason } } }",
+        json!({ "id": id, "position": accepted["position"] }),
     )
     .await
     .expect("subscribe to progress");
@@ -407,4 +411,87 @@ async fn a_crash_mid_processing_resumes_and_records_each_stage_once() {
         .filter(|e| e["node"]["name"] == "Buck")
         .count();
     assert_eq!(bucks, ids.len());
+}
+
+#[test]
+fn studio_analyze_prints_the_analysis_as_json() {
+    let path = format!(
+        "{}/tests/fixtures/books/call-of-the-wild.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let output = studio()
+        .args(["analyze", "--with-text", &path])
+        .env_remove("STUDIO_CONFIG")
+        .output()
+        .expect("studio analyze");
+    assert!(output.status.success(), "{output:?}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let text = report["text"].as_str().expect("the text");
+    // A UTF-8 file without Gutenberg boilerplate is its own text.
+    assert_eq!(text.as_bytes(), book("call-of-the-wild.txt").as_slice());
+    let chars: Vec<char> = text.chars().collect();
+    assert!(report["words"].as_u64().is_some_and(|w| w > 30_000));
+    assert!(report["sentences"].as_u64().is_some_and(|s| s > 1_000));
+    let chapters = report["chapters"].as_array().expect("chapters");
+    assert!(chapters.windows(2).all(|w| w[0]["end"] == w[1]["start"]));
+    let first: String = chars[chapters[0]["start"].as_u64().unwrap_or(0) as usize..]
+        .iter()
+        .take(9)
+        .collect();
+    assert_eq!(first, "Chapter I");
+    let characters = report["characters"].as_array().expect("characters");
+    let names_of = |id: &Value| -> Vec<String> {
+        let c = characters
+            .iter()
+            .find(|c| &c["id"] == id)
+            .expect("a mention's character exists");
+        std::iter::once(&c["name"])
+            .chain(c["aliases"].as_array().into_iter().flatten())
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect()
+    };
+    let mentions = report["mentions"].as_array().expect("mentions");
+    assert_eq!(
+        mentions.len() as u64,
+        characters
+            .iter()
+            .filter_map(|c| c["mentions"].as_u64())
+            .sum::<u64>()
+    );
+    for m in mentions {
+        let (start, end) = (
+            m["start"].as_u64().unwrap_or(0) as usize,
+            m["end"].as_u64().unwrap_or(0) as usize,
+        );
+        let surface: String = chars[start..end]
+            .iter()
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            names_of(&m["character_id"])
+                .iter()
+                .any(|n| surface.ends_with(n.as_str())),
+            "{surface:?} at {start}"
+        );
+    }
+    for i in report["interactions"].as_array().expect("interactions") {
+        assert!(i["weight"].as_u64().is_some_and(|w| w > 0));
+        assert!(!names_of(&i["a"]).is_empty() && !names_of(&i["b"]).is_empty());
+    }
+    // A file that is not a document: a clear error, a failing exit.
+    let output = studio()
+        .args([
+            "analyze",
+            &format!(
+                "{}/analysis/extract/tests/fixtures/encrypted.pdf",
+                env!("CARGO_MANIFEST_DIR")
+            ),
+        ])
+        .env_remove("STUDIO_CONFIG")
+        .output()
+        .expect("studio analyze");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("encrypted"));
 }

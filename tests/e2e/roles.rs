@@ -92,3 +92,54 @@ async fn command_api_projector_and_query_api_as_separate_processes() {
             .contains("another studio process writes the event log")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pipeline_runs_as_a_process_of_its_own() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let commands = Server::start_role_in(temp.path(), "command-api").await;
+    let _projector = Server::start_role_in(temp.path(), "projector").await;
+    let queries = Server::start_role_in(temp.path(), "query-api").await;
+    let _processor = Server::start_role_in(temp.path(), "processor").await;
+
+    let writer = commands.client().editor("ada@example.org").await;
+    let reader = queries
+        .client()
+        .with_token(&writer.token.clone().unwrap_or_default());
+    let path = format!(
+        "{}/analysis/extract/tests/fixtures/masque.docx",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(&path).expect("the fixture");
+    let accepted = writer.upload("masque.docx", &bytes, None).await.expect(202);
+    let id = accepted["document_id"].as_str().unwrap_or_default();
+    // The processor appends to the log beside the command API; the
+    // projector and the query API follow both.
+    let status = reader.processed(id).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    let cast = reader
+        .graphql(
+            "query($id: ID!) { document(id: $id) { text { format } cast { name } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(cast["data"]["document"]["text"]["format"], "docx");
+    assert!(
+        cast["data"]["document"]["cast"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|m| m["name"] == "Prospero")),
+        "{cast}"
+    );
+
+    // One pipeline per data directory.
+    let mut second = crate::support::studio();
+    commands.env(&mut second);
+    let output = second
+        .arg("processor")
+        .output()
+        .expect("a second processor");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("another studio process writes the document pipeline")
+    );
+}

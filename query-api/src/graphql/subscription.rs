@@ -3,6 +3,7 @@ use std::collections::HashSet;
 use async_graphql::{Context, ID, Result, SimpleObject, Subscription};
 use futures::Stream;
 use studio_auth::{Principal, Tokens};
+use studio_event_log::PositionToken;
 use studio_projections::{Change, EventView, ProcessingView, ProjectionUpdate, Viewer};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
@@ -108,6 +109,20 @@ impl DocumentProgress {
     }
 }
 
+/// Waits (bounded) until the read model has applied a position token.
+async fn reach(api: &QueryApi, position: Option<&str>) -> Result<()> {
+    let Some(position) = position else {
+        return Ok(());
+    };
+    let token: PositionToken = position
+        .parse()
+        .map_err(|e: studio_event_log::PositionTokenError| bad_input(e.to_string()))?;
+    api.progress
+        .wait_for(&token, api.consistency_wait)
+        .await
+        .map_err(|e| async_graphql::Error::new(e.to_string()))
+}
+
 fn partitions_of(update: &ProjectionUpdate, wanted: impl Fn(&Change) -> bool) -> Vec<u32> {
     let mut partitions: Vec<u32> = update
         .changes
@@ -188,15 +203,21 @@ impl SubscriptionRoot {
     /// Processing progress of a document: where it stands now, then each
     /// stage as the read model records it; ends once processing is
     /// completed or has failed, or the document is deleted.
+    ///
+    /// `position` (the token the upload returned) makes it wait until the
+    /// read model has the document, so a subscription opened right after
+    /// the upload finds it.
     async fn document_progress(
         &self,
         ctx: &Context<'_>,
         id: ID,
+        position: Option<String>,
     ) -> Result<impl Stream<Item = Result<DocumentProgress>>> {
         let api = ctx.data::<QueryApi>()?.clone();
         let viewer = *ctx.data::<Viewer>()?;
         let document_id = parse_id(&id, "id")?;
         let mut updates = api.progress.subscribe();
+        reach(&api, position.as_deref()).await?;
         let Some(first) = api
             .read
             .document(&viewer, document_id)
@@ -229,15 +250,18 @@ impl SubscriptionRoot {
     }
 
     /// A document's view each time it changes; ends after its deletion.
+    /// `position`, as for `documentProgress`.
     async fn document_changed(
         &self,
         ctx: &Context<'_>,
         id: ID,
+        position: Option<String>,
     ) -> Result<impl Stream<Item = Result<DocumentChange>>> {
         let api = ctx.data::<QueryApi>()?.clone();
         let viewer = *ctx.data::<Viewer>()?;
         let document_id = parse_id(&id, "id")?;
         let mut updates = api.progress.subscribe();
+        reach(&api, position.as_deref()).await?;
         if api
             .read
             .document(&viewer, document_id)

@@ -50,7 +50,8 @@ impl Server {
         Server::start_role_in(dir, "serve").await
     }
 
-    /// One role (`serve`, `command-api`, `projector`, `query-api`) on `dir`.
+    /// One role (`serve`, `command-api`, `projector`, `processor`,
+    /// `query-api`) on `dir`.
     pub async fn start_role_in(dir: &Path, role: &'static str) -> Server {
         let port = free_port();
         let mut server = Server {
@@ -102,6 +103,8 @@ impl Server {
         loop {
             let up = if self.role == "projector" {
                 self.dir.join("read-model.db").exists()
+            } else if self.role == "processor" {
+                self.dir.join("processor.db").exists()
             } else {
                 client
                     .get(format!("{}/health", self.base))
@@ -350,10 +353,15 @@ impl Client {
     pub async fn processed(&self, document_id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let status = self
+            let reply = self
                 .get(&format!("/api/v1/documents/{document_id}/status"))
-                .await
-                .expect(200);
+                .await;
+            // Not yet in the read model (the upload was just accepted).
+            if reply.status == StatusCode::NOT_FOUND && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            let status = reply.expect(200);
             if status["status"] != "processing" {
                 return status;
             }
