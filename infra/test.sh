@@ -10,8 +10,13 @@ require_rust_components
 
 log "starting the services the tests run against"
 # An assignment, so that a failing start stops the run (set -e).
-services=$(bash infra/local/up.sh s3)
+services=$(bash infra/local/up.sh s3 postgres)
 eval "$services"
+# Databases the tests made in earlier runs.
+psql "$STUDIO_READ_MODEL" -Atc "SELECT datname FROM pg_database WHERE datname ~ '^studio_(e2e|test)_'" |
+    while read -r database; do
+        psql "$STUDIO_READ_MODEL" -qc "DROP DATABASE IF EXISTS \"$database\""
+    done
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
@@ -19,6 +24,8 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 log "cargo test"
 cargo test --workspace --locked
+log "the end-to-end tests again, with the read model on PostgreSQL"
+E2E_POSTGRES_URL="$STUDIO_READ_MODEL" cargo test --locked --test e2e
 log "fuzzing the document readers briefly"
 bash infra/fuzz.sh
 log "all tests passed"

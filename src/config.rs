@@ -19,7 +19,8 @@ pub struct Settings {
     /// `sqlite` (embedded, in the data directory).
     #[serde(default = "default_embedded")]
     pub event_log: String,
-    /// `sqlite` (embedded, in the data directory).
+    /// `sqlite` (embedded, in the data directory) or a PostgreSQL URL,
+    /// `postgres://user:password@host:port/database`.
     #[serde(default = "default_embedded")]
     pub read_model: String,
     /// Where uploads, extracted texts and analyses are kept: `local` (a
@@ -289,9 +290,9 @@ impl Settings {
                 self.event_log
             );
         }
-        if self.read_model != "sqlite" {
+        if self.read_model != "sqlite" && self.postgres_read_model().is_none() {
             bail!(
-                "read_model {:?} is not available: use \"sqlite\" (embedded)",
+                "read_model {:?} is not available: use \"sqlite\" (embedded) or a postgres:// URL",
                 self.read_model
             );
         }
@@ -335,6 +336,12 @@ impl Settings {
         } else {
             studio_command_api::ForgottenWork::Keep
         }
+    }
+
+    /// The PostgreSQL URL of the read model, when it is not embedded.
+    pub fn postgres_read_model(&self) -> Option<&str> {
+        let url = self.read_model.as_str();
+        (url.starts_with("postgres://") || url.starts_with("postgresql://")).then_some(url)
     }
 
     /// What a document may cost to read.

@@ -44,14 +44,18 @@ enum Action {
     /// Runs the query API alone: GraphQL and REST reads of the read model
     /// a projector process maintains.
     QueryApi,
-    /// Rebuilds the relational read model from the event log (no
-    /// projector may be running), or builds a copy with --into.
+    /// Rebuilds the relational read model from the event log: embedded,
+    /// into a new file (no projector may be running); on PostgreSQL, into
+    /// a new version beside the live one, then switched to without
+    /// downtime. With --into, builds a copy elsewhere.
     Replay {
-        /// Only `relational` (the default) so far.
+        /// `relational` (the default, on whichever database is configured)
+        /// or `postgres`.
         #[arg(default_value = "relational")]
         projection: String,
-        /// Build into this SQLite file (a path or sqlite://path) instead,
-        /// leaving the live read model alone (allowed while it runs).
+        /// Build into this SQLite file (a path or sqlite://path) or empty
+        /// PostgreSQL database (postgres://...) instead, leaving the live
+        /// read model alone (allowed while it runs).
         #[arg(long)]
         into: Option<String>,
         /// Build the model as it was at this time (RFC 3339) or position
@@ -107,14 +111,9 @@ fn main() -> ExitCode {
                 projection,
                 into,
                 until,
-            } => {
-                if projection != "relational" {
-                    anyhow::bail!("no projection {projection:?}: the one there is is `relational`");
-                }
-                replay::run(settings, into, until)
-                    .await
-                    .map(|()| ExitCode::SUCCESS)
-            }
+            } => replay::run(settings, &projection, into, until)
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Action::Analyze {
                 file,
                 format,

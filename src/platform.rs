@@ -22,7 +22,7 @@ use studio_event_log::sqlite::{SqliteEventLog, SqliteLogOptions};
 use studio_object_store::{ObjectBlobStore, S3Settings};
 use studio_privacy::{PersonalData, SqliteKeyStore};
 use studio_processing::{Pipeline, Processor, SqliteCheckpoints};
-use studio_projections::relational::SqliteRelational;
+use studio_projections::relational::{Relational, WatchedProgress};
 use studio_projections::{ProgressFeed, ReadModel};
 use studio_query_api::{Administration, AdministrationError, ForgetSummary, QueryApi};
 use uuid::Uuid;
@@ -129,22 +129,47 @@ pub async fn read_model_writer(
     settings: &Settings,
     personal: Arc<PersonalData>,
     blobs: Arc<dyn BlobStore>,
-) -> anyhow::Result<Arc<SqliteRelational>> {
+) -> anyhow::Result<Arc<Relational>> {
+    if let Some(url) = settings.postgres_read_model() {
+        let read_model = Relational::open_postgres(url, personal, blobs)
+            .await
+            .context("opening the read model on PostgreSQL")?;
+        return Ok(Arc::new(read_model));
+    }
     let path = read_model_path(settings);
-    let read_model = SqliteRelational::open(&path, personal, blobs)
+    let read_model = Relational::open_sqlite(&path, personal, blobs)
         .await
         .with_context(|| format!("opening the read model {}", path.display()))?;
     Ok(Arc::new(read_model))
 }
 
+/// What a projector in another process applied, followed live: by file
+/// notifications on SQLite, by LISTEN/NOTIFY on PostgreSQL.
+pub async fn watched_progress(
+    settings: &Settings,
+    read_model: Arc<Relational>,
+) -> anyhow::Result<WatchedProgress> {
+    let progress = match settings.postgres_read_model() {
+        Some(url) => WatchedProgress::for_postgres(read_model, url).await,
+        None => WatchedProgress::for_file(read_model, &read_model_path(settings)).await,
+    };
+    progress.context("following the read model")
+}
+
 /// The read model a projector process writes. A query API started before
 /// its projector waits (up to a minute) for the projector to create it.
-pub async fn read_model_reader(settings: &Settings) -> anyhow::Result<Arc<SqliteRelational>> {
+pub async fn read_model_reader(settings: &Settings) -> anyhow::Result<Arc<Relational>> {
+    if let Some(url) = settings.postgres_read_model() {
+        let read_model = Relational::open_postgres_reader(url)
+            .await
+            .context("opening the read model on PostgreSQL")?;
+        return Ok(Arc::new(read_model));
+    }
     let path = read_model_path(settings);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut announced = false;
     loop {
-        match SqliteRelational::open_reader(&path).await {
+        match Relational::open_sqlite_reader(&path).await {
             Ok(read_model) => return Ok(Arc::new(read_model)),
             Err(e) if tokio::time::Instant::now() < deadline => {
                 if !announced {
@@ -253,7 +278,7 @@ pub fn command_api(
 pub fn query_api(
     settings: &Settings,
     identity: &Identity,
-    read_model: Arc<SqliteRelational>,
+    read_model: Arc<Relational>,
     progress: Arc<dyn ProgressFeed>,
     blobs: Arc<dyn BlobStore>,
     personal: Arc<PersonalData>,

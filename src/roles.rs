@@ -9,7 +9,6 @@ use anyhow::Context;
 use axum::Router;
 use axum::serve::ListenerExt;
 use studio_command_api::CommandService;
-use studio_projections::relational::WatchedProgress;
 use studio_projections::{LocalProgress, Projector, ProjectorConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -157,10 +156,7 @@ pub async fn processor(settings: Settings) -> anyhow::Result<()> {
     let blobs = platform::blobs(&settings).await?;
     let personal = platform::personal_data(&settings).await?;
     let read_model = platform::read_model_reader(&settings).await?;
-    let progress =
-        WatchedProgress::start(read_model.clone(), &platform::read_model_path(&settings))
-            .await
-            .context("following the read model")?;
+    let progress = platform::watched_progress(&settings, read_model.clone()).await?;
     let service = Arc::new(CommandService::new(
         log,
         personal,
@@ -188,10 +184,7 @@ pub async fn query_api(settings: Settings) -> anyhow::Result<()> {
     let blobs = platform::blobs(&settings).await?;
     let personal = platform::personal_data(&settings).await?;
     let read_model = platform::read_model_reader(&settings).await?;
-    let progress =
-        WatchedProgress::start(read_model.clone(), &platform::read_model_path(&settings))
-            .await
-            .context("following the read model")?;
+    let progress = platform::watched_progress(&settings, read_model.clone()).await?;
     let router = http::router(
         None,
         Some(platform::query_api(

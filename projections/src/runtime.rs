@@ -19,6 +19,10 @@ pub enum ProjectionError {
     Corrupt(String),
     #[error("reading a blob failed: {0}")]
     Blob(String),
+    /// A rebuild made another version current; the writer moved to it and
+    /// the projector resumes from that version's checkpoints.
+    #[error("the read model moved to {0}")]
+    Superseded(String),
     #[error(transparent)]
     Log(#[from] LogError),
 }
@@ -105,6 +109,9 @@ impl Projector {
         while !shutdown.is_cancelled() {
             match self.follow(&shutdown).await {
                 Ok(()) => return Ok(()),
+                Err(ProjectionError::Superseded(version)) => {
+                    tracing::info!(projection = self.projection.name(), %version, "following the rebuilt read model");
+                }
                 Err(error) => {
                     tracing::error!(
                         projection = self.projection.name(),

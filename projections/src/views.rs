@@ -187,6 +187,14 @@ pub struct Keyset {
 }
 
 impl Keyset {
+    /// Before every row of a list ordered by a time and an id.
+    pub fn first() -> Self {
+        Self {
+            key: "0001-01-01T00:00:00.000000Z".into(),
+            id: Uuid::nil().to_string(),
+        }
+    }
+
     pub fn encode(&self) -> String {
         URL_SAFE_NO_PAD.encode(format!("{}\n{}", self.key, self.id))
     }

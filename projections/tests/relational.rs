@@ -1,5 +1,7 @@
 //! The relational projection and the projector runtime, fed by the real
-//! embedded log.
+//! embedded log: one conformance suite, run on SQLite and on PostgreSQL
+//! (`bash infra/local/up.sh postgres` starts one and prints the variable
+//! these tests read; the README's test command does).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use studio_event_log::{
     AppendRequest, EventEnvelope, EventLog, GENESIS_HASH, NewEvent, PositionToken, StreamHeader,
 };
 use studio_privacy::{PersonalData, SqliteKeyStore};
-use studio_projections::relational::SqliteRelational;
+use studio_projections::relational::Relational;
 use studio_projections::{
     LocalProgress, PageRequest, ProgressFeed, Projection, Projector, ProjectorConfig, ReadModel,
     Viewer, WaitError,
@@ -31,23 +33,60 @@ use uuid::Uuid;
 const ADA: Uuid = Uuid::from_u128(0xada);
 const BOB: Uuid = Uuid::from_u128(0xb0b);
 
+/// Where the read models of a test live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server the tests use: each test makes databases of its own.
+fn postgres_url() -> String {
+    std::env::var("STUDIO_READ_MODEL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no PostgreSQL: run `eval \"$(bash infra/local/up.sh postgres)\"` first \
+                 (the README's test command does)"
+            )
+        })
+}
+
+/// A fresh database on the test server; its URL.
+async fn fresh_database() -> String {
+    use sqlx::Connection;
+    let base = postgres_url();
+    let name = format!("studio_test_{}", Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create a database");
+    let (prefix, _) = base.rsplit_once('/').expect("a database URL");
+    format!("{prefix}/{name}")
+}
+
 struct World {
     dir: TempDir,
     log: Arc<dyn EventLog>,
+    backend: Backend,
 }
 
 impl World {
-    async fn new() -> Self {
+    async fn new(backend: Backend) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = Arc::new(
             SqliteEventLog::open(&dir.path().join("events.db"), SqliteLogOptions::default())
                 .await
                 .expect("log"),
         );
-        Self { dir, log }
+        Self { dir, log, backend }
     }
 
-    async fn read_model(&self, name: &str) -> Arc<SqliteRelational> {
+    async fn read_model(&self, name: &str) -> Arc<Relational> {
         let keys = SqliteKeyStore::open(&self.dir.path().join("keys.db"))
             .await
             .expect("keys");
@@ -55,11 +94,16 @@ impl World {
         let blobs = LocalBlobStore::open(&self.dir.path().join("blobs"))
             .await
             .expect("blobs");
-        Arc::new(
-            SqliteRelational::open(&self.dir.path().join(name), personal, Arc::new(blobs))
-                .await
-                .expect("read model"),
-        )
+        let blobs = Arc::new(blobs);
+        let read_model = match self.backend {
+            Backend::Sqlite => {
+                Relational::open_sqlite(&self.dir.path().join(name), personal, blobs).await
+            }
+            Backend::Postgres => {
+                Relational::open_postgres(&fresh_database().await, personal, blobs).await
+            }
+        };
+        Arc::new(read_model.expect("read model"))
     }
 
     /// Appends events of one aggregate, continuing its stream.
@@ -196,7 +240,7 @@ impl World {
     }
 
     /// Runs a projector until it has applied the whole log.
-    async fn project(&self, projection: Arc<SqliteRelational>) -> LocalProgress {
+    async fn project(&self, projection: Arc<Relational>) -> LocalProgress {
         let progress = LocalProgress::new();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(
@@ -232,9 +276,8 @@ fn viewer(id: Uuid) -> Viewer {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_become_rows_each_tenant_sees_their_own() {
-    let world = World::new().await;
+async fn events_become_rows_each_tenant_sees_their_own(backend: Backend) {
+    let world = World::new(backend).await;
     let (document, character) = world.seed().await;
     let read = world.read_model("read.db").await;
     world.project(read.clone()).await;
@@ -342,9 +385,8 @@ async fn events_become_rows_each_tenant_sees_their_own() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn applying_a_batch_again_changes_nothing() {
-    let world = World::new().await;
+async fn applying_a_batch_again_changes_nothing(backend: Backend) {
+    let world = World::new(backend).await;
     world.seed().await;
     let read = world.read_model("read.db").await;
     world.project(read.clone()).await;
@@ -358,9 +400,8 @@ async fn applying_a_batch_again_changes_nothing() {
     assert_eq!(read.contents().await.expect("contents"), before);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restarted_projector_resumes_at_its_checkpoint() {
-    let world = World::new().await;
+async fn a_restarted_projector_resumes_at_its_checkpoint(backend: Backend) {
+    let world = World::new(backend).await;
     world.seed().await;
     let live = world.read_model("live.db").await;
     world.project(live.clone()).await;
@@ -421,9 +462,8 @@ async fn a_restarted_projector_resumes_at_its_checkpoint() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_it_cannot_apply_stops_the_projection_instead_of_being_skipped() {
-    let world = World::new().await;
+async fn an_event_it_cannot_apply_stops_the_projection_instead_of_being_skipped(backend: Backend) {
+    let world = World::new(backend).await;
     let id = Uuid::now_v7();
     // A well-formed envelope of a type this version does not know.
     let command_id = Uuid::now_v7();
@@ -502,3 +542,31 @@ async fn an_event_it_cannot_apply_stops_the_projection_instead_of_being_skipped(
             .is_empty()
     );
 }
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    events_become_rows_each_tenant_sees_their_own,
+    applying_a_batch_again_changes_nothing,
+    a_restarted_projector_resumes_at_its_checkpoint,
+    an_event_it_cannot_apply_stops_the_projection_instead_of_being_skipped,
+);

@@ -6,13 +6,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::json;
-use studio_projections::relational::SqliteRelational;
+use studio_projections::relational::Relational;
 
-use crate::support::{Server, studio};
+use crate::support::{Server, e2e_postgres, fresh_database, studio};
 
-async fn contents(path: &std::path::Path) -> BTreeMap<String, Vec<String>> {
-    SqliteRelational::open_reader(path)
-        .await
+/// A read model's rows: a SQLite file, or a PostgreSQL database.
+async fn contents(target: &str) -> BTreeMap<String, Vec<String>> {
+    let read_model = if target.starts_with("postgres") {
+        Relational::open_postgres_reader(target).await
+    } else {
+        Relational::open_sqlite_reader(std::path::Path::new(target)).await
+    };
+    read_model
         .expect("open read model")
         .contents()
         .await
@@ -73,17 +78,25 @@ async fn a_killed_server_recovers_to_what_a_replay_builds() {
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(100));
     server.stop();
 
-    let rebuilt = server.dir.join("replayed.db");
+    let (live_model, rebuilt) = match &server.read_model_url {
+        Some(url) => (
+            url.clone(),
+            fresh_database(&e2e_postgres().unwrap_or_default()).await,
+        ),
+        None => (
+            server.dir.join("read-model.db").display().to_string(),
+            server.dir.join("replayed.db").display().to_string(),
+        ),
+    };
     let mut replay = studio();
     server.env(&mut replay);
     let status = replay
-        .args(["replay", "--into"])
-        .arg(&rebuilt)
+        .args(["replay", "--into", &rebuilt])
         .status()
         .expect("studio replay");
     assert!(status.success());
 
-    let live = contents(&server.dir.join("read-model.db")).await;
+    let live = contents(&live_model).await;
     let fresh = contents(&rebuilt).await;
     assert_eq!(live["characters"].len(), before_restart as usize - 2 + 20);
     assert_eq!(
@@ -101,15 +114,29 @@ async fn a_killed_server_recovers_to_what_a_replay_builds() {
             .expect("studio replay")
             .success()
     );
-    assert_eq!(contents(&server.dir.join("read-model.db")).await, fresh);
+    assert_eq!(contents(&live_model).await, fresh);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replay_refuses_to_touch_a_running_server() {
+async fn replay_beside_a_running_server() {
     let server = Server::start().await;
+    let ada = server.client().editor("ada@example.org").await;
+    ada.post("/api/v1/characters", json!({ "name": "Pip" }))
+        .await
+        .expect(201);
+    server.settle().await;
     let mut replay = studio();
     server.env(&mut replay);
     let output = replay.arg("replay").output().expect("studio replay");
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("another studio process"));
+    if server.read_model_url.is_some() {
+        // PostgreSQL: rebuilt beside the live version and switched to,
+        // while the server runs.
+        assert!(output.status.success(), "{output:?}");
+        let listed = ada.get("/api/v1/characters").await.expect(200);
+        assert_eq!(listed["items"][0]["name"], "Pip");
+    } else {
+        // Embedded: the file belongs to the running server.
+        assert!(!output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).contains("another studio process"));
+    }
 }

@@ -70,7 +70,9 @@ async fn users_do_not_see_each_other() {
             .expect(200)["items"],
         json!([])
     );
-    // Commands on Ada's data answer as if it did not exist.
+    // Commands on Ada's data answer as if it did not exist (and write
+    // nothing: counted once the pipeline is done with her upload).
+    ada.processed(&doc_id).await;
     let before = server.event_count().await;
     bob.patch(
         &format!("/api/v1/characters/{character_id}"),

@@ -1,31 +1,43 @@
-//! The relational read model: users, documents, characters and the event
-//! feed, in SQLite (embedded). The SQL is written to run unchanged on
-//! PostgreSQL (`$n` parameters, `ON CONFLICT`, row-value comparisons).
+//! The relational read model: users, documents, characters, what
+//! processing found, and the event feed, in SQLite (embedded) or
+//! PostgreSQL. One code path serves both (sqlx's `Any` driver): the SQL is
+//! written once, for PostgreSQL, and [`dialect`] renders it for SQLite.
+//!
+//! On PostgreSQL every version of the model lives in a schema of its own
+//! (`rm_<n>`); readers see the current one through the views of the
+//! `studio` schema, which [`Relational::switch_to`] repoints in one
+//! transaction (a rebuild builds the next version beside the live one).
 
 mod apply;
+mod dialect;
+pub mod postgres;
 mod processing;
 mod query;
+mod rows;
 mod watch;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::SqlitePoolOptions;
-use sqlx::{Row, SqlitePool};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor, Row};
 use studio_blob_store::BlobStore;
 use studio_event_log::StoredEvent;
 use studio_privacy::PersonalData;
-use studio_sqlite::Durability;
 use tokio_util::task::AbortOnDropHandle;
+
+pub use dialect::Dialect;
+pub use postgres::{PostgresListener, ReadModelVersion};
+pub use watch::WatchedProgress;
 
 use crate::{Projection, ProjectionError};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/read-model/sqlite");
-
-pub use watch::WatchedProgress;
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/read-model/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator =
+    sqlx::migrate!("../migrations/read-model/postgres");
 
 pub const PROJECTION_NAME: &str = "relational";
 
@@ -44,45 +56,94 @@ pub const TABLES: &[(&str, &str)] = &[
     ("checkpoints", "projection, partition"),
 ];
 
-pub struct SqliteRelational {
-    /// `None` when this process only reads the read model.
-    writer: Option<SqlitePool>,
+pub struct Relational {
+    dialect: Dialect,
+    /// `None` when this process only reads the read model. Replaced when a
+    /// rebuild makes another version current (PostgreSQL).
+    writer: RwLock<Option<AnyPool>>,
+    /// PostgreSQL: which version this writes, and whether it follows the
+    /// current one (the live projector) or stays on its own (a rebuild).
+    target: Option<PostgresTarget>,
     /// Opens personal data for the rows that show it; the event feed keeps
     /// it sealed, as in the log.
     personal: Option<Arc<PersonalData>>,
     /// Where the analysis blobs the processing events reference are read.
     blobs: Option<Arc<dyn BlobStore>>,
-    reader: SqlitePool,
+    reader: AnyPool,
+    /// SQLite: folds the write-ahead log between commits.
     checkpointer: Option<AbortOnDropHandle<()>>,
 }
 
-impl SqliteRelational {
-    pub async fn open(
+struct PostgresTarget {
+    url: String,
+    version: Mutex<ReadModelVersion>,
+    follows_current: bool,
+}
+
+/// SQLite's settings, as every connection of the read model sets them: a
+/// read model is rebuilt from the log, so losing its last commits to a
+/// power cut costs a few re-applied events, not data; deleted and
+/// overwritten rows are zeroed, so erased personal data does not linger in
+/// free pages.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+    PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 10000;
+    PRAGMA journal_size_limit = 67108864; PRAGMA secure_delete = ON;";
+
+fn sqlite_url(path: &Path, mode: &str) -> String {
+    // The path as a URL path: the characters a URL gives meaning to escaped.
+    let mut escaped = String::new();
+    for ch in path.to_string_lossy().chars() {
+        match ch {
+            '%' | '?' | '#' | ' ' => escaped.push_str(&format!("%{:02X}", ch as u32)),
+            other => escaped.push(other),
+        }
+    }
+    format!("sqlite://{escaped}?mode={mode}")
+}
+
+async fn sqlite_pool(
+    path: &Path,
+    mode: &str,
+    max: u32,
+    read_only: bool,
+) -> Result<AnyPool, ProjectionError> {
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(max)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                conn.execute(SQLITE_PRAGMAS).await?;
+                if read_only {
+                    conn.execute("PRAGMA query_only = ON").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(&sqlite_url(path, mode))
+        .await?;
+    Ok(pool)
+}
+
+impl Relational {
+    pub async fn open_sqlite(
         path: &Path,
         personal: Arc<PersonalData>,
         blobs: Arc<dyn BlobStore>,
     ) -> Result<Self, ProjectionError> {
-        // A read model is rebuilt from the log: losing its last commits to
-        // a power cut costs a few re-applied events, not data. Deleted and
-        // overwritten rows are zeroed on disk, so erased personal data does
-        // not linger in free pages.
-        let options =
-            studio_sqlite::options(path, Durability::ProcessCrash).pragma("secure_delete", "ON");
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
-        MIGRATOR
+        let writer = sqlite_pool(path, "rwc", 1, false).await?;
+        SQLITE_MIGRATOR
             .run(&writer)
             .await
             .map_err(|e| ProjectionError::Corrupt(format!("read model schema: {e}")))?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options.clone().read_only(true))
-            .await?;
-        let checkpointer = studio_sqlite::spawn_checkpointer(options, Duration::from_millis(100));
+        let reader = sqlite_pool(path, "ro", 8, true).await?;
+        let checkpointer = studio_sqlite::spawn_checkpointer(
+            studio_sqlite::options(path, studio_sqlite::Durability::ProcessCrash),
+            Duration::from_millis(100),
+        );
         Ok(Self {
-            writer: Some(writer),
+            dialect: Dialect::Sqlite,
+            target: None,
+            writer: RwLock::new(Some(writer)),
             personal: Some(personal),
             blobs: Some(blobs),
             reader,
@@ -92,25 +153,21 @@ impl SqliteRelational {
 
     /// Opens a read model that another process (the projector) writes, to
     /// answer queries from it.
-    pub async fn open_reader(path: &Path) -> Result<Self, ProjectionError> {
+    pub async fn open_sqlite_reader(path: &Path) -> Result<Self, ProjectionError> {
         if !path.exists() {
             return Err(ProjectionError::Corrupt(format!(
                 "no read model at {}: start the projector (or studio serve) first",
                 path.display()
             )));
         }
-        let options = studio_sqlite::options(path, Durability::ProcessCrash).read_only(true);
-        let reader = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
+        let reader = sqlite_pool(path, "ro", 8, true).await?;
         let applied: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
                 .fetch_optional(&reader)
                 .await
                 .ok()
                 .flatten();
-        let latest = MIGRATOR.iter().map(|m| m.version).max();
+        let latest = SQLITE_MIGRATOR.iter().map(|m| m.version).max();
         if applied.is_none() || applied < latest {
             return Err(ProjectionError::Corrupt(format!(
                 "the read model at {} is not (yet) at the current schema: start the projector",
@@ -118,7 +175,9 @@ impl SqliteRelational {
             )));
         }
         Ok(Self {
-            writer: None,
+            dialect: Dialect::Sqlite,
+            target: None,
+            writer: RwLock::new(None),
             personal: None,
             blobs: None,
             reader,
@@ -126,27 +185,138 @@ impl SqliteRelational {
         })
     }
 
-    fn writer(&self) -> Result<&SqlitePool, ProjectionError> {
-        self.writer.as_ref().ok_or_else(|| {
-            ProjectionError::Corrupt("this process opened the read model read-only".into())
+    /// The current version of the model on PostgreSQL, created (with its
+    /// views) when the database has none yet; writes go to it.
+    pub async fn open_postgres(
+        url: &str,
+        personal: Arc<PersonalData>,
+        blobs: Arc<dyn BlobStore>,
+    ) -> Result<Self, ProjectionError> {
+        let version = postgres::current_or_first(url).await?;
+        let writer = postgres::writer(url, &version).await?;
+        let reader = postgres::pool(url, postgres::VIEWS, 8).await?;
+        Ok(Self {
+            dialect: Dialect::Postgres,
+            target: Some(PostgresTarget {
+                url: url.to_owned(),
+                version: Mutex::new(version),
+                follows_current: true,
+            }),
+            writer: RwLock::new(Some(writer)),
+            personal: Some(personal),
+            blobs: Some(blobs),
+            reader,
+            checkpointer: None,
         })
     }
 
-    /// Every row of every table, sorted and rendered as JSON arrays: two
-    /// read models are equal when their contents are.
+    /// A given version of the model on PostgreSQL (a rebuild's), created
+    /// and migrated if missing; it stays on that version, and reads it
+    /// directly.
+    pub async fn open_postgres_version(
+        url: &str,
+        version: &ReadModelVersion,
+        personal: Arc<PersonalData>,
+        blobs: Arc<dyn BlobStore>,
+    ) -> Result<Self, ProjectionError> {
+        let writer = postgres::writer(url, version).await?;
+        let reader = postgres::pool(url, &version.search_path(), 8).await?;
+        Ok(Self {
+            dialect: Dialect::Postgres,
+            target: Some(PostgresTarget {
+                url: url.to_owned(),
+                version: Mutex::new(*version),
+                follows_current: false,
+            }),
+            writer: RwLock::new(Some(writer)),
+            personal: Some(personal),
+            blobs: Some(blobs),
+            reader,
+            checkpointer: None,
+        })
+    }
+
+    /// The current model on PostgreSQL, through the `studio` views, to
+    /// answer queries (also across a rebuild's switch).
+    pub async fn open_postgres_reader(url: &str) -> Result<Self, ProjectionError> {
+        postgres::wait_for_current(url).await?;
+        let reader = postgres::pool(url, postgres::VIEWS, 16).await?;
+        Ok(Self {
+            dialect: Dialect::Postgres,
+            target: None,
+            writer: RwLock::new(None),
+            personal: None,
+            blobs: None,
+            reader,
+            checkpointer: None,
+        })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    fn writer(&self) -> Result<AnyPool, ProjectionError> {
+        self.writer
+            .read()
+            .map_err(|_| ProjectionError::Corrupt("the writer lock is poisoned".into()))?
+            .clone()
+            .ok_or_else(|| {
+                ProjectionError::Corrupt("this process opened the read model read-only".into())
+            })
+    }
+
+    /// The version this writes (PostgreSQL).
+    pub fn version(&self) -> Option<ReadModelVersion> {
+        self.target
+            .as_ref()
+            .and_then(|t| t.version.lock().ok().map(|v| *v))
+    }
+
+    /// How many rows each table holds.
+    pub async fn row_counts(&self) -> Result<Vec<(String, usize)>, ProjectionError> {
+        postgres::row_counts(&self.reader).await
+    }
+
+    /// After a rebuild made `current` the version readers see, the live
+    /// writer moves to it.
+    async fn follow_switch(&self, current: ReadModelVersion) -> Result<(), ProjectionError> {
+        let Some(target) = &self.target else {
+            return Ok(());
+        };
+        // The rebuild that made it current created and migrated it.
+        let writer = postgres::pool(&target.url, &current.search_path(), 4).await?;
+        if let Ok(mut version) = target.version.lock() {
+            *version = current;
+        }
+        if let Ok(mut slot) = self.writer.write() {
+            *slot = Some(writer);
+        }
+        Ok(())
+    }
+
+    /// Every row of every table, sorted and rendered as JSON: two read
+    /// models are equal when their contents are.
     pub async fn contents(&self) -> Result<BTreeMap<String, Vec<String>>, ProjectionError> {
         let mut contents = BTreeMap::new();
         for (table, order) in TABLES {
-            let columns: Vec<String> =
-                sqlx::query_scalar("SELECT name FROM pragma_table_info($1) ORDER BY cid")
-                    .bind(*table)
-                    .fetch_all(&self.reader)
-                    .await?;
-            let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
-            let sql = format!(
-                "SELECT json_array({}) AS row FROM {table} ORDER BY {order}",
-                quoted.join(", ")
-            );
+            let sql = match self.dialect {
+                Dialect::Sqlite => {
+                    let columns: Vec<String> =
+                        sqlx::query_scalar("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+                            .bind(*table)
+                            .fetch_all(&self.reader)
+                            .await?;
+                    let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+                    format!(
+                        "SELECT json_array({}) AS row FROM {table} ORDER BY {order}",
+                        quoted.join(", ")
+                    )
+                }
+                Dialect::Postgres => {
+                    format!("SELECT to_jsonb(t)::text AS row FROM {table} t ORDER BY {order}")
+                }
+            };
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .fetch_all(&self.reader)
                 .await?;
@@ -159,16 +329,19 @@ impl SqliteRelational {
         Ok(contents)
     }
 
-    /// Folds the write-ahead log into the database file and closes every
-    /// connection: the file alone then holds the read model and can be moved.
+    /// Closes every connection; on SQLite, folds the write-ahead log into
+    /// the database file first, so the file alone holds the model and can
+    /// be moved.
     pub async fn close(&self) -> Result<(), ProjectionError> {
         if let Some(checkpointer) = &self.checkpointer {
             checkpointer.abort();
         }
-        if let Some(writer) = &self.writer {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(writer)
-                .await?;
+        if let Ok(writer) = self.writer() {
+            if self.dialect == Dialect::Sqlite {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&writer)
+                    .await?;
+            }
             writer.close().await;
         }
         self.reader.close().await;
@@ -177,13 +350,13 @@ impl SqliteRelational {
 }
 
 #[async_trait]
-impl Projection for SqliteRelational {
+impl Projection for Relational {
     fn name(&self) -> &'static str {
         PROJECTION_NAME
     }
 
     async fn checkpoints(&self) -> Result<BTreeMap<u32, u64>, ProjectionError> {
-        query::checkpoints(self.writer()?).await
+        query::checkpoints(&self.writer()?).await
     }
 
     async fn apply(&self, batch: &[StoredEvent]) -> Result<(), ProjectionError> {
@@ -195,17 +368,31 @@ impl Projection for SqliteRelational {
             .blobs
             .as_deref()
             .ok_or_else(|| ProjectionError::Corrupt("a read model without blob access".into()))?;
-        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-        let mut erased = false;
-        for event in batch {
-            erased |= apply::event(&mut tx, personal, blobs, event).await?;
+        let begin = match self.dialect {
+            // The write lock up front, instead of failing on upgrade.
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        };
+        let mut tx = writer.begin_with(begin).await?;
+        if self.target.as_ref().is_some_and(|t| t.follows_current) {
+            // Shares the lock a switch takes: a batch runs wholly before a
+            // switch or wholly after it, on the version then current.
+            let current = postgres::current_locked(&mut tx).await?;
+            if Some(current) != self.version() {
+                tx.rollback().await?;
+                self.follow_switch(current).await?;
+                return Err(ProjectionError::Superseded(current.schema()));
+            }
         }
-        apply::checkpoints(&mut tx, batch).await?;
+        let erased = apply::batch(&mut tx, self.dialect, personal, blobs, batch).await?;
+        if self.dialect == Dialect::Postgres {
+            postgres::notify(&mut tx, batch).await?;
+        }
         tx.commit().await?;
-        if erased {
+        if erased && self.dialect == Dialect::Sqlite {
             // Old images of the erased rows must not survive in the WAL.
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(writer)
+                .execute(&writer)
                 .await?;
         }
         Ok(())

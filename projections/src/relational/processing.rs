@@ -2,11 +2,12 @@
 //! what its analysis found. Chapters, distinctive terms and mentions are
 //! read from the analysis blob the `analysed` event references; every
 //! statement is guarded by the document's version, so nothing is applied
-//! twice.
+//! twice. Also the name index of characters, by which the pipeline joins
+//! what it detects to the characters an owner has.
 
 use std::collections::HashMap;
 
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use studio_analysis::Analysis;
 use studio_blob_store::{BlobRef, BlobStore};
 use studio_domain::document::DocumentEvent;
@@ -14,12 +15,14 @@ use studio_domain::document::processing::Stage;
 use studio_domain::rules;
 
 use super::apply::{int, timestamp};
+use super::dialect::Dialect;
+use super::rows::{self, Val};
 use crate::ProjectionError;
 
 /// Largest analysis blob a projection reads (a long novel's is a few MB).
 const MAX_ANALYSIS_BYTES: u64 = 512 * 1024 * 1024;
-/// Rows per multi-row insert, well under SQLite's parameter limit.
-const ROWS_PER_INSERT: usize = 500;
+
+const UUID: &str = "::uuid";
 
 /// Tables holding what processing found, each keyed by `document_id`.
 const DERIVED: &[&str] = &[
@@ -30,15 +33,24 @@ const DERIVED: &[&str] = &[
     "interactions",
 ];
 
+fn query(
+    d: Dialect,
+    template: &str,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(sqlx::AssertSqlSafe(d.sql(template)))
+}
+
 pub(super) async fn forget_document(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
+    d: Dialect,
     document_id: &str,
 ) -> Result<(), ProjectionError> {
     for table in DERIVED {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM {table} WHERE document_id = $1"
-        )))
-        .bind(document_id)
+        query(
+            d,
+            &format!("DELETE FROM {table} WHERE document_id = $1::uuid"),
+        )
+        .bind(document_id.to_owned())
         .execute(&mut *conn)
         .await?;
     }
@@ -46,71 +58,100 @@ pub(super) async fn forget_document(
 }
 
 pub(super) async fn forget_character(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
+    d: Dialect,
     character_id: &str,
 ) -> Result<(), ProjectionError> {
     for sql in [
-        "DELETE FROM document_characters WHERE character_id = $1",
-        "DELETE FROM mentions WHERE character_id = $1",
-        "DELETE FROM interactions WHERE a = $1 OR b = $1",
+        "DELETE FROM document_characters WHERE character_id = $1::uuid",
+        "DELETE FROM mentions WHERE character_id = $1::uuid",
+        "DELETE FROM interactions WHERE a = $1::uuid OR b = $1::uuid",
     ] {
-        sqlx::query(sql)
-            .bind(character_id)
+        query(d, sql)
+            .bind(character_id.to_owned())
             .execute(&mut *conn)
             .await?;
     }
     Ok(())
 }
 
-/// Rewrites the name keys of a character from its row (none once it is
-/// deleted).
+/// Rewrites the name keys of characters from their rows (none once a
+/// character is deleted).
 pub(super) async fn refresh_character_names(
-    conn: &mut SqliteConnection,
-    character_id: &str,
+    conn: &mut AnyConnection,
+    d: Dialect,
+    character_ids: &[String],
 ) -> Result<(), ProjectionError> {
-    sqlx::query("DELETE FROM character_names WHERE character_id = $1")
-        .bind(character_id)
-        .execute(&mut *conn)
-        .await?;
-    let row = sqlx::query(
-        "SELECT owner_id, name, aliases, origin FROM characters WHERE character_id = $1",
-    )
-    .bind(character_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(row) = row else {
-        return Ok(());
-    };
-    let owner: String = row.try_get("owner_id")?;
-    let origin: String = row.try_get("origin")?;
-    let name: String = row.try_get("name")?;
-    let aliases: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("aliases")?)
-        .map_err(|e| ProjectionError::Corrupt(format!("aliases of {character_id}: {e}")))?;
-    let mut keys: Vec<String> = std::iter::once(name)
-        .chain(aliases)
-        .map(|n| rules::name_key(&n))
-        .collect();
-    keys.sort();
-    keys.dedup();
-    for chunk in keys.chunks(ROWS_PER_INSERT) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO character_names (owner_id, name_key, character_id, origin) ",
+    for ids in character_ids.chunks(500) {
+        let list = placeholders(d, ids.len());
+        let mut delete = query(
+            d,
+            &format!("DELETE FROM character_names WHERE character_id IN ({list})"),
         );
-        insert.push_values(chunk, |mut row, key| {
-            row.push_bind(owner.clone())
-                .push_bind(key.clone())
-                .push_bind(character_id.to_owned())
-                .push_bind(origin.clone());
-        });
-        insert.push(" ON CONFLICT DO NOTHING");
-        insert.build().execute(&mut *conn).await?;
+        for id in ids {
+            delete = delete.bind(id.clone());
+        }
+        delete.execute(&mut *conn).await?;
+        let mut select = query(
+            d,
+            &format!(
+                "SELECT character_id::text AS character_id, owner_id::text AS owner_id, name,
+                   aliases::text AS aliases, origin FROM characters WHERE character_id IN ({list})"
+            ),
+        );
+        for id in ids {
+            select = select.bind(id.clone());
+        }
+        let found = select.fetch_all(&mut *conn).await?;
+        let mut values = Vec::new();
+        for row in &found {
+            let character: String = row.try_get("character_id")?;
+            let owner: String = row.try_get("owner_id")?;
+            let origin: String = row.try_get("origin")?;
+            let name: String = row.try_get("name")?;
+            let aliases: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("aliases")?)
+                .map_err(|e| ProjectionError::Corrupt(format!("aliases of {character}: {e}")))?;
+            let mut keys: Vec<String> = std::iter::once(name)
+                .chain(aliases)
+                .map(|n| rules::name_key(&n))
+                .collect();
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                values.push(vec![
+                    Val::Text(owner.clone()),
+                    Val::Text(key),
+                    Val::Text(character.clone()),
+                    Val::Text(origin.clone()),
+                ]);
+            }
+        }
+        rows::run(
+            conn,
+            d,
+            "INSERT INTO character_names (owner_id, name_key, character_id, origin) ",
+            &[UUID, "", UUID, ""],
+            values,
+            " ON CONFLICT DO NOTHING",
+        )
+        .await?;
     }
     Ok(())
 }
 
+/// `$1::uuid, $2::uuid, ...` for an `IN` list of ids.
+fn placeholders(d: Dialect, n: usize) -> String {
+    let cast = if d == Dialect::Postgres { "::uuid" } else { "" };
+    (1..=n)
+        .map(|i| format!("${i}{cast}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The document's columns and rows after one processing event.
 pub(super) async fn event(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
+    d: Dialect,
     blobs: &dyn BlobStore,
     document_id: &str,
     version: i64,
@@ -118,11 +159,12 @@ pub(super) async fn event(
     event: DocumentEvent,
 ) -> Result<(), ProjectionError> {
     // Moves the document to `stage` unless this event was applied already;
-    // true when the caller should write the event's rows.
+    // a row affected means the caller should write the event's rows.
     let advance = |stage: Stage| {
-        sqlx::query(
-            "UPDATE documents SET stage = $1, updated_at = $2, version = $3
-             WHERE document_id = $4 AND version < $3",
+        query(
+            d,
+            "UPDATE documents SET stage = $1, updated_at = $2::timestamptz, version = $3
+             WHERE document_id = $4::uuid AND version < $3",
         )
         .bind(stage.as_str())
         .bind(time.to_owned())
@@ -131,19 +173,26 @@ pub(super) async fn event(
     };
     match event {
         DocumentEvent::TextExtracted(t) => {
-            advance(Stage::TextExtracted).execute(&mut *conn).await?;
-            sqlx::query(
+            if advance(Stage::TextExtracted)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+                == 0
+            {
+                return Ok(());
+            }
+            query(
+                d,
                 "UPDATE documents SET text_ref = $1, text_chars = $2, format = $3, encoding = $4,
-                   boilerplate_removed = $5, pages = $6 WHERE document_id = $7 AND version = $8",
+                   boilerplate_removed = $5, pages = $6 WHERE document_id = $7::uuid",
             )
-            .bind(&t.text_ref)
+            .bind(t.text_ref)
             .bind(int(t.chars)?)
-            .bind(&t.format)
-            .bind(&t.encoding)
+            .bind(t.format)
+            .bind(t.encoding)
             .bind(t.boilerplate_removed)
             .bind(t.pages.map(i64::from))
-            .bind(document_id)
-            .bind(version)
+            .bind(document_id.to_owned())
             .execute(&mut *conn)
             .await?;
         }
@@ -156,14 +205,15 @@ pub(super) async fn event(
             {
                 return Ok(());
             }
-            sqlx::query(
+            query(
+                d,
                 "UPDATE documents SET analysis_ref = $1, analyser = $2, words = $3, sentences = $4,
                    paragraphs = $5, chapter_count = $6, flesch_reading_ease = $7,
                    flesch_kincaid_grade = $8, dialogue_share = $9
-                 WHERE document_id = $10",
+                 WHERE document_id = $10::uuid",
             )
-            .bind(&a.analysis_ref)
-            .bind(&a.analyser)
+            .bind(a.analysis_ref.clone())
+            .bind(a.analyser)
             .bind(int(a.words)?)
             .bind(int(a.sentences)?)
             .bind(int(a.paragraphs)?)
@@ -171,14 +221,14 @@ pub(super) async fn event(
             .bind(a.flesch_reading_ease)
             .bind(a.flesch_kincaid_grade)
             .bind(a.dialogue_share)
-            .bind(document_id)
+            .bind(document_id.to_owned())
             .execute(&mut *conn)
             .await?;
             let analysis = read_analysis(blobs, &a.analysis_ref).await?;
-            insert_chapters(conn, document_id, &analysis).await?;
-            insert_terms(conn, document_id, &analysis).await?;
+            insert_chapters(conn, d, document_id, &analysis).await?;
+            insert_terms(conn, d, document_id, &analysis).await?;
         }
-        DocumentEvent::CharactersDetected(d) => {
+        DocumentEvent::CharactersDetected(detected) => {
             if advance(Stage::CharactersDetected)
                 .execute(&mut *conn)
                 .await?
@@ -187,41 +237,44 @@ pub(super) async fn event(
             {
                 return Ok(());
             }
-            for chunk in d.characters.chunks(ROWS_PER_INSERT) {
-                let mut insert = QueryBuilder::<Sqlite>::new(
-                    "INSERT INTO document_characters (document_id, character_id, name,
-                       mentions, first_mention, linked) ",
-                );
-                let mut rows = Vec::with_capacity(chunk.len());
-                for c in chunk {
-                    rows.push((c, int(c.mentions)?, int(c.first_mention)?));
-                }
-                insert.push_values(rows, |mut row, (c, mentions, first)| {
-                    row.push_bind(document_id.to_owned())
-                        .push_bind(c.character_id.to_string())
-                        .push_bind(c.name.clone())
-                        .push_bind(mentions)
-                        .push_bind(first)
-                        .push_bind(c.linked);
-                });
-                insert.push(" ON CONFLICT DO NOTHING");
-                insert.build().execute(&mut *conn).await?;
+            let mut values = Vec::with_capacity(detected.characters.len());
+            for c in &detected.characters {
+                values.push(vec![
+                    Val::Text(document_id.to_owned()),
+                    Val::Text(c.character_id.to_string()),
+                    Val::Text(c.name.clone()),
+                    Val::Int(int(c.mentions)?),
+                    Val::Int(int(c.first_mention)?),
+                    Val::Bool(c.linked),
+                ]);
             }
-            let analysis_ref: Option<String> =
-                sqlx::query("SELECT analysis_ref FROM documents WHERE document_id = $1")
-                    .bind(document_id)
-                    .fetch_optional(&mut *conn)
-                    .await?
-                    .map(|row| row.try_get("analysis_ref"))
-                    .transpose()?
-                    .flatten();
+            rows::run(
+                conn,
+                d,
+                "INSERT INTO document_characters (document_id, character_id, name, mentions,
+                   first_mention, linked) ",
+                &[UUID, UUID, "", "", "", ""],
+                values,
+                " ON CONFLICT DO NOTHING",
+            )
+            .await?;
+            let analysis_ref: Option<String> = query(
+                d,
+                "SELECT analysis_ref FROM documents WHERE document_id = $1::uuid",
+            )
+            .bind(document_id.to_owned())
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|row| row.try_get("analysis_ref"))
+            .transpose()?
+            .flatten();
             let Some(analysis_ref) = analysis_ref else {
                 return Err(ProjectionError::Corrupt(format!(
                     "document {document_id} has characters but no analysis"
                 )));
             };
             let analysis = read_analysis(blobs, &analysis_ref).await?;
-            let character_of: HashMap<&str, String> = d
+            let character_of: HashMap<&str, String> = detected
                 .characters
                 .iter()
                 .flat_map(|c| {
@@ -230,7 +283,7 @@ pub(super) async fn event(
                         .map(|local| (local.as_str(), c.character_id.to_string()))
                 })
                 .collect();
-            insert_mentions(conn, document_id, &analysis, &character_of).await?;
+            insert_mentions(conn, d, document_id, &analysis, &character_of).await?;
         }
         DocumentEvent::InteractionsRecorded(r) => {
             if advance(Stage::InteractionsRecorded)
@@ -241,70 +294,82 @@ pub(super) async fn event(
             {
                 return Ok(());
             }
-            for chunk in r.interactions.chunks(ROWS_PER_INSERT) {
-                let mut rows = Vec::with_capacity(chunk.len());
-                for i in chunk {
-                    let (a, b) = (i.a.min(i.b), i.a.max(i.b));
-                    rows.push((a.to_string(), b.to_string(), int(i.weight)?));
-                }
-                let mut insert = QueryBuilder::<Sqlite>::new(
-                    "INSERT INTO interactions (document_id, a, b, weight) ",
-                );
-                insert.push_values(rows, |mut row, (a, b, weight)| {
-                    row.push_bind(document_id.to_owned())
-                        .push_bind(a)
-                        .push_bind(b)
-                        .push_bind(weight);
-                });
-                insert.push(" ON CONFLICT DO NOTHING");
-                insert.build().execute(&mut *conn).await?;
+            let mut values = Vec::with_capacity(r.interactions.len());
+            for i in &r.interactions {
+                let (a, b) = (i.a.min(i.b), i.a.max(i.b));
+                values.push(vec![
+                    Val::Text(document_id.to_owned()),
+                    Val::Text(a.to_string()),
+                    Val::Text(b.to_string()),
+                    Val::Int(int(i.weight)?),
+                ]);
             }
+            rows::run(
+                conn,
+                d,
+                "INSERT INTO interactions (document_id, a, b, weight) ",
+                &[UUID, UUID, UUID, ""],
+                values,
+                " ON CONFLICT DO NOTHING",
+            )
+            .await?;
         }
         DocumentEvent::ProcessingCompleted(c) => {
-            advance(Stage::Completed).execute(&mut *conn).await?;
-            sqlx::query(
-                "UPDATE documents SET processed_at = $1 WHERE document_id = $2 AND version = $3",
+            if advance(Stage::Completed)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+                == 0
+            {
+                return Ok(());
+            }
+            query(
+                d,
+                "UPDATE documents SET processed_at = $1::timestamptz WHERE document_id = $2::uuid",
             )
             .bind(timestamp(&c.completed_at))
-            .bind(document_id)
-            .bind(version)
+            .bind(document_id.to_owned())
             .execute(&mut *conn)
             .await?;
         }
         DocumentEvent::ProcessingFailed(f) => {
-            sqlx::query(
+            query(
+                d,
                 "UPDATE documents SET failure_step = $1, failure_reason = $2,
-                   failure_retryable = $3, failure_attempts = $4, updated_at = $5, version = $6
-                 WHERE document_id = $7 AND version < $6",
+                   failure_retryable = $3, failure_attempts = $4, updated_at = $5::timestamptz,
+                   version = $6
+                 WHERE document_id = $7::uuid AND version < $6",
             )
             .bind(f.step.as_str())
-            .bind(&f.reason)
+            .bind(f.reason)
             .bind(f.retryable)
             .bind(i64::from(f.attempts))
-            .bind(time)
+            .bind(time.to_owned())
             .bind(version)
-            .bind(document_id)
+            .bind(document_id.to_owned())
             .execute(&mut *conn)
             .await?;
         }
         DocumentEvent::ProcessingRestarted(_) => {
-            let reset = sqlx::query(
+            let reset = query(
+                d,
                 "UPDATE documents SET stage = 'uploaded', failure_step = NULL, failure_reason = NULL,
                    failure_retryable = NULL, failure_attempts = NULL, text_ref = NULL,
                    text_chars = NULL, format = NULL, encoding = NULL, boilerplate_removed = NULL,
                    pages = NULL, analysis_ref = NULL, analyser = NULL, words = NULL,
                    sentences = NULL, paragraphs = NULL, chapter_count = NULL,
                    flesch_reading_ease = NULL, flesch_kincaid_grade = NULL,
-                   dialogue_share = NULL, processed_at = NULL, updated_at = $1, version = $2
-                 WHERE document_id = $3 AND version < $2",
+                   dialogue_share = NULL, processed_at = NULL, updated_at = $1::timestamptz,
+                   version = $2
+                 WHERE document_id = $3::uuid AND version < $2",
             )
-            .bind(time)
+            .bind(time.to_owned())
             .bind(version)
-            .bind(document_id)
+            .bind(document_id.to_owned())
             .execute(&mut *conn)
             .await?;
             if reset.rows_affected() > 0 {
-                forget_document(conn, document_id).await?;
+                forget_document(conn, d, document_id).await?;
             }
         }
         DocumentEvent::Uploaded(_) | DocumentEvent::Renamed(_) | DocumentEvent::Deleted(_) => {}
@@ -326,97 +391,101 @@ async fn read_analysis(
 }
 
 async fn insert_chapters(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
+    d: Dialect,
     document_id: &str,
     analysis: &Analysis,
 ) -> Result<(), ProjectionError> {
-    let mut rows = Vec::with_capacity(analysis.chapters.len());
+    let mut values = Vec::with_capacity(analysis.chapters.len());
     for (ordinal, c) in analysis.chapters.iter().enumerate() {
-        rows.push((
-            int(ordinal as u64)?,
-            c.title.clone(),
-            int(c.start as u64)?,
-            int(c.end as u64)?,
-        ));
+        values.push(vec![
+            Val::Text(document_id.to_owned()),
+            Val::Int(int(ordinal as u64)?),
+            Val::Text(c.title.clone()),
+            Val::Int(int(c.start as u64)?),
+            Val::Int(int(c.end as u64)?),
+        ]);
     }
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO document_chapters (document_id, ordinal, title, start_offset, end_offset) ",
-        );
-        insert.push_values(chunk, |mut row, (ordinal, title, start, end)| {
-            row.push_bind(document_id.to_owned())
-                .push_bind(*ordinal)
-                .push_bind(title.clone())
-                .push_bind(*start)
-                .push_bind(*end);
-        });
-        insert.push(" ON CONFLICT DO NOTHING");
-        insert.build().execute(&mut *conn).await?;
-    }
+    rows::run(
+        conn,
+        d,
+        "INSERT INTO document_chapters (document_id, ordinal, title, start_offset, end_offset) ",
+        &[UUID, "", "", "", ""],
+        values,
+        " ON CONFLICT DO NOTHING",
+    )
+    .await?;
     Ok(())
 }
 
 async fn insert_terms(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
+    d: Dialect,
     document_id: &str,
     analysis: &Analysis,
 ) -> Result<(), ProjectionError> {
     let terms = &analysis.statistics.distinctive_terms;
-    if terms.is_empty() {
-        return Ok(());
-    }
-    let mut rows = Vec::with_capacity(terms.len());
+    let mut values = Vec::with_capacity(terms.len());
     for (rank, t) in terms.iter().enumerate() {
-        rows.push((
-            int(rank as u64)?,
-            t.term.clone(),
-            int(t.count as u64)?,
-            t.score,
-        ));
+        values.push(vec![
+            Val::Text(document_id.to_owned()),
+            Val::Int(int(rank as u64)?),
+            Val::Text(t.term.clone()),
+            Val::Int(int(t.count as u64)?),
+            Val::Real(t.score),
+        ]);
     }
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO document_terms (document_id, rank, term, occurrences, score) ",
-        );
-        insert.push_values(chunk, |mut row, (rank, term, count, score)| {
-            row.push_bind(document_id.to_owned())
-                .push_bind(*rank)
-                .push_bind(term.clone())
-                .push_bind(*count)
-                .push_bind(*score);
-        });
-        insert.push(" ON CONFLICT DO NOTHING");
-        insert.build().execute(&mut *conn).await?;
-    }
+    rows::run(
+        conn,
+        d,
+        "INSERT INTO document_terms (document_id, rank, term, occurrences, score) ",
+        &[UUID, "", "", "", ""],
+        values,
+        " ON CONFLICT DO NOTHING",
+    )
+    .await?;
     Ok(())
 }
 
 /// The mentions of the characters the document records; mentions of
 /// minor characters left out of the event stay in the blob only.
 async fn insert_mentions(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
+    d: Dialect,
     document_id: &str,
     analysis: &Analysis,
     character_of: &HashMap<&str, String>,
 ) -> Result<(), ProjectionError> {
-    let mut rows = Vec::new();
+    let mut values = Vec::new();
     for m in &analysis.mentions {
         if let Some(character) = character_of.get(m.character_id.as_str()) {
-            rows.push((int(m.start as u64)?, int(m.end as u64)?, character.clone()));
+            values.push(vec![
+                Val::Text(document_id.to_owned()),
+                Val::Int(int(m.start as u64)?),
+                Val::Int(int(m.end as u64)?),
+                Val::Text(character.clone()),
+            ]);
         }
     }
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO mentions (document_id, start_offset, end_offset, character_id) ",
-        );
-        insert.push_values(chunk, |mut row, (start, end, character)| {
-            row.push_bind(document_id.to_owned())
-                .push_bind(*start)
-                .push_bind(*end)
-                .push_bind(character.clone());
-        });
-        insert.push(" ON CONFLICT DO NOTHING");
-        insert.build().execute(&mut *conn).await?;
-    }
+    rows::run(
+        conn,
+        d,
+        "INSERT INTO mentions (document_id, start_offset, end_offset, character_id) ",
+        &[UUID, "", "", UUID],
+        values,
+        " ON CONFLICT DO NOTHING",
+    )
+    .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_lists_cast_only_for_postgres() {
+        assert_eq!(placeholders(Dialect::Postgres, 2), "$1::uuid, $2::uuid");
+        assert_eq!(placeholders(Dialect::Sqlite, 2), "$1, $2");
+    }
 }

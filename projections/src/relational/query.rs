@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
 use studio_domain::document::processing::Stage;
 use studio_event_log::Position;
 use uuid::Uuid;
 
-use super::{PROJECTION_NAME, SqliteRelational};
+use super::{PROJECTION_NAME, Relational};
 use crate::{
     CastMemberView, Change, ChapterView, CharacterView, DocumentView, EventView, FailureView,
     FeedCursor, InteractionView, Keyset, MentionView, NamedCharacter, Page, PageRequest,
@@ -19,17 +19,17 @@ use crate::{
     Viewer,
 };
 
-fn uuid(row: &SqliteRow, column: &str) -> Result<Uuid, ProjectionError> {
+fn uuid(row: &AnyRow, column: &str) -> Result<Uuid, ProjectionError> {
     let text: String = row.try_get(column)?;
     Uuid::from_str(&text).map_err(|e| ProjectionError::Corrupt(format!("{column} {text:?}: {e}")))
 }
 
-fn count(row: &SqliteRow, column: &str) -> Result<u64, ProjectionError> {
+fn count(row: &AnyRow, column: &str) -> Result<u64, ProjectionError> {
     let n: i64 = row.try_get(column)?;
     u64::try_from(n).map_err(|_| ProjectionError::Corrupt(format!("{column} is negative")))
 }
 
-fn json(row: &SqliteRow, column: &str) -> Result<serde_json::Value, ProjectionError> {
+fn json(row: &AnyRow, column: &str) -> Result<serde_json::Value, ProjectionError> {
     let text: String = row.try_get(column)?;
     serde_json::from_str(&text).map_err(|e| ProjectionError::Corrupt(format!("{column}: {e}")))
 }
@@ -39,11 +39,11 @@ fn limit(page: &PageRequest) -> i64 {
 }
 
 fn paginate<T>(
-    rows: Vec<SqliteRow>,
+    rows: Vec<AnyRow>,
     page: &PageRequest,
     key_column: &str,
     id_column: &str,
-    view: impl Fn(&SqliteRow) -> Result<T, ProjectionError>,
+    view: impl Fn(&AnyRow) -> Result<T, ProjectionError>,
 ) -> Result<Page<T>, ProjectionError> {
     let has_next = rows.len() > page.first;
     let items = rows
@@ -60,7 +60,7 @@ fn paginate<T>(
     Ok(Page { items, has_next })
 }
 
-pub(super) async fn checkpoints(pool: &SqlitePool) -> Result<BTreeMap<u32, u64>, ProjectionError> {
+pub(super) async fn checkpoints(pool: &AnyPool) -> Result<BTreeMap<u32, u64>, ProjectionError> {
     let rows = sqlx::query("SELECT partition, next_offset FROM checkpoints WHERE projection = $1")
         .bind(PROJECTION_NAME)
         .fetch_all(pool)
@@ -75,7 +75,15 @@ pub(super) async fn checkpoints(pool: &SqlitePool) -> Result<BTreeMap<u32, u64>,
         .collect()
 }
 
-fn optional_count(row: &SqliteRow, column: &str) -> Result<Option<u64>, ProjectionError> {
+/// A boolean column: PostgreSQL's `boolean`, SQLite's 0 or 1.
+fn flag(row: &AnyRow, column: &str) -> Result<Option<bool>, ProjectionError> {
+    match row.try_get::<Option<bool>, _>(column) {
+        Ok(value) => Ok(value),
+        Err(_) => Ok(row.try_get::<Option<i64>, _>(column)?.map(|n| n != 0)),
+    }
+}
+
+fn optional_count(row: &AnyRow, column: &str) -> Result<Option<u64>, ProjectionError> {
     let n: Option<i64> = row.try_get(column)?;
     n.map(|n| {
         u64::try_from(n).map_err(|_| ProjectionError::Corrupt(format!("{column} is negative")))
@@ -83,7 +91,7 @@ fn optional_count(row: &SqliteRow, column: &str) -> Result<Option<u64>, Projecti
     .transpose()
 }
 
-fn document_view(row: &SqliteRow) -> Result<DocumentView, ProjectionError> {
+fn document_view(row: &AnyRow) -> Result<DocumentView, ProjectionError> {
     let stage_name: String = row.try_get("stage")?;
     let stage = Stage::parse(&stage_name)
         .ok_or_else(|| ProjectionError::Corrupt(format!("stage {stage_name:?}")))?;
@@ -94,9 +102,7 @@ fn document_view(row: &SqliteRow) -> Result<DocumentView, ProjectionError> {
             reason: row
                 .try_get::<Option<String>, _>("failure_reason")?
                 .unwrap_or_default(),
-            retryable: row
-                .try_get::<Option<bool>, _>("failure_retryable")?
-                .unwrap_or(false),
+            retryable: flag(row, "failure_retryable")?.unwrap_or(false),
             attempts: optional_count(row, "failure_attempts")?
                 .and_then(|n| u32::try_from(n).ok())
                 .unwrap_or(0),
@@ -119,9 +125,7 @@ fn document_view(row: &SqliteRow) -> Result<DocumentView, ProjectionError> {
                 .try_get::<Option<String>, _>("format")?
                 .unwrap_or_default(),
             encoding: row.try_get("encoding")?,
-            boilerplate_removed: row
-                .try_get::<Option<bool>, _>("boilerplate_removed")?
-                .unwrap_or(false),
+            boilerplate_removed: flag(row, "boilerplate_removed")?.unwrap_or(false),
             pages: optional_count(row, "pages")?.and_then(|n| u32::try_from(n).ok()),
         }),
         None => None,
@@ -170,18 +174,18 @@ fn document_view(row: &SqliteRow) -> Result<DocumentView, ProjectionError> {
     })
 }
 
-fn cast_member_view(row: &SqliteRow) -> Result<CastMemberView, ProjectionError> {
+fn cast_member_view(row: &AnyRow) -> Result<CastMemberView, ProjectionError> {
     Ok(CastMemberView {
         document_id: uuid(row, "document_id")?,
         character_id: uuid(row, "character_id")?,
         name: row.try_get("name")?,
         mentions: count(row, "mentions")?,
         first_mention: count(row, "first_mention")?,
-        linked: row.try_get("linked")?,
+        linked: flag(row, "linked")?.unwrap_or(false),
     })
 }
 
-fn character_view(row: &SqliteRow) -> Result<CharacterView, ProjectionError> {
+fn character_view(row: &AnyRow) -> Result<CharacterView, ProjectionError> {
     let source: Option<String> = row.try_get("source_document_id")?;
     Ok(CharacterView {
         character_id: uuid(row, "character_id")?,
@@ -201,7 +205,7 @@ fn character_view(row: &SqliteRow) -> Result<CharacterView, ProjectionError> {
     })
 }
 
-fn event_view(row: &SqliteRow) -> Result<EventView, ProjectionError> {
+fn event_view(row: &AnyRow) -> Result<EventView, ProjectionError> {
     let partition: i64 = row.try_get("partition")?;
     Ok(EventView {
         event_id: uuid(row, "event_id")?,
@@ -219,15 +223,14 @@ fn event_view(row: &SqliteRow) -> Result<EventView, ProjectionError> {
     })
 }
 
-const DOCUMENT_COLUMNS: &str = "document_id, owner_id, title, original_filename, media_type, size_bytes, sha256, blob_ref, uploaded_at, updated_at, version, stage, failure_step, failure_reason, failure_retryable, failure_attempts, text_ref, text_chars, format, encoding, boilerplate_removed, pages, analyser, words, sentences, paragraphs, chapter_count, flesch_reading_ease, flesch_kincaid_grade, dialogue_share, processed_at";
+const DOCUMENT_COLUMNS: &str = "document_id::text AS document_id, owner_id::text AS owner_id, title, original_filename, media_type, size_bytes, sha256, blob_ref, TS(uploaded_at) AS uploaded_at, TS(updated_at) AS updated_at, version, stage, failure_step, failure_reason, failure_retryable, failure_attempts, text_ref, text_chars, format, encoding, boilerplate_removed, pages, analyser, words, sentences, paragraphs, chapter_count, flesch_reading_ease, flesch_kincaid_grade, dialogue_share, TS(processed_at) AS processed_at";
 /// Restricts a query to the rows of one document the viewer may see
 /// (`$1` the document, `$2` whether the viewer is an admin, `$3` the viewer).
-const VISIBLE_DOCUMENT: &str =
-    "EXISTS (SELECT 1 FROM documents d WHERE d.document_id = $1 AND ($2 OR d.owner_id = $3))";
-const CHARACTER_COLUMNS: &str = "character_id, owner_id, name, aliases, personality_profile, source_document_id, origin, created_at, updated_at, version";
-const EVENT_COLUMNS: &str = r#"partition, "offset", event_id, event_type, aggregate_id, aggregate_type, sequence, time, actor, tenant, data"#;
+const VISIBLE_DOCUMENT: &str = "EXISTS (SELECT 1 FROM documents d WHERE d.document_id = $1::uuid AND ($2 OR d.owner_id = $3::uuid))";
+const CHARACTER_COLUMNS: &str = "character_id::text AS character_id, owner_id::text AS owner_id, name, aliases::text AS aliases, personality_profile::text AS personality_profile, source_document_id::text AS source_document_id, origin, TS(created_at) AS created_at, TS(updated_at) AS updated_at, version";
+const EVENT_COLUMNS: &str = r#"partition, "offset", event_id::text AS event_id, event_type, aggregate_id::text AS aggregate_id, aggregate_type, sequence, TS(time) AS time, actor, tenant::text AS tenant, data::text AS data"#;
 
-impl SqliteRelational {
+impl Relational {
     /// What the commits between two checkpoints changed, from the event feed.
     pub(super) async fn changes_between(
         &self,
@@ -240,10 +243,11 @@ impl SqliteRelational {
             if end <= start {
                 continue;
             }
-            let rows = sqlx::query(
-                r#"SELECT "offset", event_type, aggregate_id, aggregate_type, tenant FROM event_feed
+            let rows = sqlx::query(sqlx::AssertSqlSafe(self.dialect.sql(
+                r#"SELECT "offset", event_type, aggregate_id::text AS aggregate_id, aggregate_type,
+                     tenant::text AS tenant FROM event_feed
                    WHERE partition = $1 AND "offset" >= $2 AND "offset" < $3 ORDER BY "offset""#,
-            )
+            )))
             .bind(i64::from(partition))
             .bind(i64::try_from(start).unwrap_or(i64::MAX))
             .bind(i64::try_from(end).unwrap_or(i64::MAX))
@@ -267,7 +271,7 @@ impl SqliteRelational {
 }
 
 #[async_trait]
-impl ReadModel for SqliteRelational {
+impl ReadModel for Relational {
     async fn checkpoints(&self) -> Result<BTreeMap<u32, u64>, ProjectionError> {
         checkpoints(&self.reader).await
     }
@@ -276,9 +280,10 @@ impl ReadModel for SqliteRelational {
         if !viewer.may_see(id) {
             return Ok(None);
         }
-        let row = sqlx::query(
-            "SELECT user_id, email, display_name, role, registered_at, version FROM users WHERE user_id = $1",
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(self.dialect.sql(
+            "SELECT user_id::text AS user_id, email, display_name, role,
+               TS(registered_at) AS registered_at, version FROM users WHERE user_id = $1::uuid",
+        )))
         .bind(id.to_string())
         .fetch_optional(&self.reader)
         .await?;
@@ -301,9 +306,9 @@ impl ReadModel for SqliteRelational {
         id: Uuid,
     ) -> Result<Option<DocumentView>, ProjectionError> {
         let sql = format!(
-            "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE document_id = $1 AND ($2 OR owner_id = $3)"
+            "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE document_id = $1::uuid AND ($2 OR owner_id = $3::uuid)"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = sqlx::query(sqlx::AssertSqlSafe(self.dialect.sql(&sql)))
             .bind(id.to_string())
             .bind(viewer.admin)
             .bind(viewer.user_id.to_string())
@@ -318,16 +323,13 @@ impl ReadModel for SqliteRelational {
         viewer: &Viewer,
         page: &PageRequest,
     ) -> Result<Page<DocumentView>, ProjectionError> {
-        let after = page.after.clone().unwrap_or(Keyset {
-            key: String::new(),
-            id: String::new(),
-        });
+        let after = page.after.clone().unwrap_or_else(Keyset::first);
         let sql = format!(
             "SELECT {DOCUMENT_COLUMNS} FROM documents
-             WHERE ($1 OR owner_id = $2) AND (uploaded_at, document_id) > ($3, $4)
+             WHERE ($1 OR owner_id = $2::uuid) AND (uploaded_at, document_id) > ($3::timestamptz, $4::uuid)
              ORDER BY uploaded_at, document_id LIMIT $5"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.dialect.sql(&sql)))
             .bind(viewer.admin)
             .bind(viewer.user_id.to_string())
             .bind(&after.key)
@@ -343,17 +345,14 @@ impl ReadModel for SqliteRelational {
         viewer: &Viewer,
         page: &PageRequest,
     ) -> Result<Page<DocumentView>, ProjectionError> {
-        let after = page.after.clone().unwrap_or(Keyset {
-            key: String::new(),
-            id: String::new(),
-        });
+        let after = page.after.clone().unwrap_or_else(Keyset::first);
         let sql = format!(
             "SELECT {DOCUMENT_COLUMNS} FROM documents
-             WHERE stage <> 'completed' AND ($1 OR owner_id = $2)
-               AND (uploaded_at, document_id) > ($3, $4)
+             WHERE stage <> 'completed' AND ($1 OR owner_id = $2::uuid)
+               AND (uploaded_at, document_id) > ($3::timestamptz, $4::uuid)
              ORDER BY uploaded_at, document_id LIMIT $5"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.dialect.sql(&sql)))
             .bind(viewer.admin)
             .bind(viewer.user_id.to_string())
             .bind(&after.key)
@@ -371,9 +370,9 @@ impl ReadModel for SqliteRelational {
     ) -> Result<Vec<ChapterView>, ProjectionError> {
         let sql = format!(
             "SELECT ordinal, title, start_offset, end_offset FROM document_chapters
-             WHERE document_id = $1 AND {VISIBLE_DOCUMENT} ORDER BY ordinal"
+             WHERE document_id = $1::uuid AND {VISIBLE_DOCUMENT} ORDER BY ordinal"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.dialect.sql(&sql)))
             .bind(document.to_string())
             .bind(viewer.admin)
             .bind(viewer.user_id.to_string())
@@ -398,9 +397,9 @@ impl ReadModel for SqliteRelational {
     ) -> Result<Vec<TermView>, ProjectionError> {
         let sql = format!(
             "SELECT term, occurrences, score FROM document_terms
-             WHERE document_id = $1 AND {VISIBLE_DOCUMENT} ORDER BY rank"
+             WHERE document_id = $1::uuid AND {VISIBLE_DOCUMENT} ORDER BY rank"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.dialect.sql(&sql)))
             .bind(document.to_string())
             .bind(viewer.admin)
             .bind(viewer.user_id.to_string())
@@ -423,12 +422,13 @@ impl ReadModel for SqliteRelational {
         document: Uuid,
     ) -> Result<Vec<CastMemberView>, ProjectionError> {
         let sql = format!(
-            "SELECT document_id, character_id, name, mentions, first_mention, linked
+            "SELECT document_id::text AS document_id, character_id::text AS character_id, name,
+               mentions, first_mention, linked
              FROM document_characters
-             WHERE document_id = $1 AND {VISIBLE_DOCUMENT}
+             WHERE document_id = $1::uuid AND {VISIBLE_DOCUMENT}
              ORDER BY mentions DESC, first_mention, character_id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.dialect.sql(&sql)))
             .bind(document.to_string())
             .bind(viewer.admin)
             .bind(viewer.user_id.to_string())
@@ -442,12 +442,13 @@ impl ReadModel for SqliteRelational {
         viewer: &Viewer,
         character: Uuid,
     ) -> Result<Vec<CastMemberView>, ProjectionError> {
-        let rows = sqlx::query(
-            "SELECT dc.document_id, dc.character_id, dc.name, dc.mentions, dc.first_mention, dc.linked
+        let rows = sqlx::query(sqlx::AssertSqlSafe(
+            self.dialect.sql("SELECT dc.document_id::text AS document_id,
+               dc.character_id::text AS character_id, dc.name, dc.mentions, dc.first_mention, dc.linked
              FROM document_characters dc JOIN documents d ON d.document_id = dc.document_id
-             WHERE dc.character_id = $1 AND ($2 OR d.owner_id = $3)
-             ORDER BY dc.mentions DESC, dc.document_id",
-        )
+             WHERE dc.character_id = $1::uuid AND ($2 OR d.owner_id = $3::uuid)
+             ORDER BY dc.mentions DESC, dc.document_id"),
+        ))
         .bind(character.to_string())
         .bind(viewer.admin)
         .bind(viewer.user_id.to_string())
@@ -464,11 +465,12 @@ impl ReadModel for SqliteRelational {
         limit: usize,
     ) -> Result<Vec<InteractionView>, ProjectionError> {
         let sql = format!(
-            "SELECT document_id, a, b, weight FROM interactions
-             WHERE document_id = $1 AND {VISIBLE_DOCUMENT} AND weight >= $4
+            "SELECT document_id::text AS document_id, a::text AS a, b::text AS b, weight
+             FROM interactions
+             WHERE document_id = $1::uuid AND {VISIBLE_DOCUMENT} AND weight >= $4
              ORDER BY weight DESC, a, b LIMIT $5"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.dialect.sql(&sql)))
             .bind(document.to_string())
             .bind(viewer.admin)
             .bind(viewer.user_id.to_string())
@@ -500,14 +502,14 @@ impl ReadModel for SqliteRelational {
             None => -1,
         };
         let sql = format!(
-            "SELECT character_id, start_offset, end_offset,
-                    printf('%020d', start_offset) AS offset_key
+            "SELECT character_id::text AS character_id, start_offset, end_offset,
+                    PAD20(start_offset) AS offset_key
              FROM mentions
-             WHERE document_id = $1 AND {VISIBLE_DOCUMENT}
-               AND ($4 IS NULL OR character_id = $4) AND start_offset > $5
+             WHERE document_id = $1::uuid AND {VISIBLE_DOCUMENT}
+               AND ($4::uuid IS NULL OR character_id = $4::uuid) AND start_offset > $5
              ORDER BY start_offset LIMIT $6"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.dialect.sql(&sql)))
             .bind(document.to_string())
             .bind(viewer.admin)
             .bind(viewer.user_id.to_string())
@@ -532,18 +534,17 @@ impl ReadModel for SqliteRelational {
     ) -> Result<Vec<NamedCharacter>, ProjectionError> {
         let mut found = Vec::new();
         for chunk in names.chunks(500) {
-            let mut query = QueryBuilder::<Sqlite>::new(
-                "SELECT character_id, name_key, origin FROM character_names WHERE owner_id = ",
-            );
-            query
-                .push_bind(owner.to_string())
-                .push(" AND name_key IN (");
-            let mut keys = query.separated(", ");
+            let keys: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = self.dialect.sql(&format!(
+                "SELECT character_id::text AS character_id, name_key, origin FROM character_names
+                 WHERE owner_id = $1::uuid AND name_key IN ({}) ORDER BY name_key, character_id",
+                keys.join(", ")
+            ));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner.to_string());
             for name in chunk {
-                keys.push_bind(name.clone());
+                query = query.bind(name.clone());
             }
-            query.push(") ORDER BY name_key, character_id");
-            let rows = query.build().fetch_all(&self.reader).await?;
+            let rows = query.fetch_all(&self.reader).await?;
             for row in &rows {
                 found.push(NamedCharacter {
                     character_id: uuid(row, "character_id")?,
@@ -561,9 +562,9 @@ impl ReadModel for SqliteRelational {
         id: Uuid,
     ) -> Result<Option<CharacterView>, ProjectionError> {
         let sql = format!(
-            "SELECT {CHARACTER_COLUMNS} FROM characters WHERE character_id = $1 AND ($2 OR owner_id = $3)"
+            "SELECT {CHARACTER_COLUMNS} FROM characters WHERE character_id = $1::uuid AND ($2 OR owner_id = $3::uuid)"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = sqlx::query(sqlx::AssertSqlSafe(self.dialect.sql(&sql)))
             .bind(id.to_string())
             .bind(viewer.admin)
             .bind(viewer.user_id.to_string())
@@ -579,17 +580,14 @@ impl ReadModel for SqliteRelational {
         document: Option<Uuid>,
         page: &PageRequest,
     ) -> Result<Page<CharacterView>, ProjectionError> {
-        let after = page.after.clone().unwrap_or(Keyset {
-            key: String::new(),
-            id: String::new(),
-        });
+        let after = page.after.clone().unwrap_or_else(Keyset::first);
         let sql = format!(
             "SELECT {CHARACTER_COLUMNS} FROM characters
-             WHERE ($1 OR owner_id = $2) AND ($3 IS NULL OR source_document_id = $3)
-               AND (created_at, character_id) > ($4, $5)
+             WHERE ($1 OR owner_id = $2::uuid) AND ($3::uuid IS NULL OR source_document_id = $3::uuid)
+               AND (created_at, character_id) > ($4::timestamptz, $5::uuid)
              ORDER BY created_at, character_id LIMIT $6"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.dialect.sql(&sql)))
             .bind(viewer.admin)
             .bind(viewer.user_id.to_string())
             .bind(document.map(|d| d.to_string()))
@@ -613,11 +611,11 @@ impl ReadModel for SqliteRelational {
             None => 0,
         };
         let sql = format!(
-            "SELECT {EVENT_COLUMNS}, printf('%020d', sequence) AS seq_key FROM event_feed
-             WHERE aggregate_id = $1 AND ($2 OR tenant = $3) AND sequence > $4
+            "SELECT {EVENT_COLUMNS}, PAD20(sequence) AS seq_key FROM event_feed
+             WHERE aggregate_id = $1::uuid AND ($2 OR tenant = $3::uuid) AND sequence > $4
              ORDER BY sequence LIMIT $5"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.dialect.sql(&sql)))
             .bind(aggregate_id.to_string())
             .bind(viewer.admin)
             .bind(viewer.user_id.to_string())
@@ -637,11 +635,11 @@ impl ReadModel for SqliteRelational {
         partitions: &[u32],
         limit: usize,
     ) -> Result<Vec<EventView>, ProjectionError> {
-        let sql = format!(
+        let sql = self.dialect.sql(&format!(
             r#"SELECT {EVENT_COLUMNS} FROM event_feed
-               WHERE partition = $1 AND "offset" >= $2 AND ($3 OR tenant = $4)
+               WHERE partition = $1 AND "offset" >= $2 AND ($3 OR tenant = $4::uuid)
                ORDER BY "offset" LIMIT $5"#
-        );
+        ));
         let mut events = Vec::new();
         for &partition in partitions {
             let from = cursor.get(&partition).copied().unwrap_or(0);

@@ -1,7 +1,8 @@
 //! The read model's progress seen from another process: when the projector
-//! runs apart from the query API, the query API learns of each commit from
-//! file notifications, reads what the commit changed from the event feed,
-//! and announces it exactly as an in-process projector would.
+//! runs apart from the query API, the query API learns of each commit
+//! (from file notifications on SQLite, from LISTEN/NOTIFY on PostgreSQL),
+//! reads what the commit changed from the event feed, and announces it
+//! exactly as an in-process projector would.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,42 +15,59 @@ use studio_sqlite::FileChanges;
 use tokio::sync::broadcast;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::{PROJECTION_NAME, SqliteRelational};
+use super::{PROJECTION_NAME, PostgresListener, Relational};
 use crate::{LocalProgress, ProgressFeed, ProjectionError, ProjectionUpdate, ReadModel, WaitError};
 
 pub struct WatchedProgress {
     local: LocalProgress,
-    _changes: FileChanges,
+    /// What tells of a commit in another process (a file watch, a
+    /// PostgreSQL listener), kept alive as long as this.
+    _trigger: Box<dyn std::any::Any + Send + Sync>,
     _follower: AbortOnDropHandle<()>,
 }
 
 impl WatchedProgress {
-    pub async fn start(
-        read_model: Arc<SqliteRelational>,
+    /// Follows a SQLite read model by its file.
+    pub async fn for_file(
+        read_model: Arc<Relational>,
         path: &Path,
     ) -> Result<Self, ProjectionError> {
         let changes = FileChanges::watch(path).map_err(|e| {
             ProjectionError::Corrupt(format!("cannot watch {}: {e}", path.display()))
         })?;
+        let subscription = changes.subscribe();
+        Self::start(read_model, Box::new(changes), subscription).await
+    }
+
+    /// Follows a PostgreSQL read model by its notifications.
+    pub async fn for_postgres(
+        read_model: Arc<Relational>,
+        url: &str,
+    ) -> Result<Self, ProjectionError> {
+        let listener = PostgresListener::start(url).await?;
+        let subscription = listener.subscribe();
+        Self::start(read_model, Box::new(listener), subscription).await
+    }
+
+    async fn start(
+        read_model: Arc<Relational>,
+        trigger: Box<dyn std::any::Any + Send + Sync>,
+        changes: tokio::sync::watch::Receiver<u64>,
+    ) -> Result<Self, ProjectionError> {
         let local = LocalProgress::new();
         let applied = ReadModel::checkpoints(read_model.as_ref()).await?;
         local.advance(PROJECTION_NAME, &applied, vec![]);
-        let follower = tokio::spawn(follow(
-            read_model,
-            changes.subscribe(),
-            local.clone(),
-            applied,
-        ));
+        let follower = tokio::spawn(follow(read_model, changes, local.clone(), applied));
         Ok(Self {
             local,
-            _changes: changes,
+            _trigger: trigger,
             _follower: AbortOnDropHandle::new(follower),
         })
     }
 }
 
 async fn follow(
-    read_model: Arc<SqliteRelational>,
+    read_model: Arc<Relational>,
     mut changes: tokio::sync::watch::Receiver<u64>,
     local: LocalProgress,
     mut applied: BTreeMap<u32, u64>,

@@ -19,6 +19,8 @@ pub const ADMIN_PASSWORD: &str = "admin password";
 
 pub struct Server {
     pub dir: PathBuf,
+    /// The read model's database, when the suite runs on PostgreSQL.
+    pub read_model_url: Option<String>,
     pub base: String,
     port: u16,
     role: &'static str,
@@ -35,6 +37,30 @@ fn free_port() -> u16 {
 
 pub fn studio() -> Command {
     Command::new(env!("CARGO_BIN_EXE_studio"))
+}
+
+/// The PostgreSQL server the suite runs its read models on, when it runs on
+/// one (`E2E_POSTGRES_URL`, an admin URL; the test command sets it for
+/// its second pass); embedded otherwise.
+pub fn e2e_postgres() -> Option<String> {
+    std::env::var("E2E_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A fresh database on the suite's PostgreSQL server; its URL.
+pub async fn fresh_database(base: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("studio_e2e_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(base)
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create a database");
+    let (prefix, _) = base.rsplit_once('/').expect("a database URL");
+    format!("{prefix}/{name}")
 }
 
 impl Server {
@@ -54,8 +80,25 @@ impl Server {
     /// `query-api`) on `dir`.
     pub async fn start_role_in(dir: &Path, role: &'static str) -> Server {
         let port = free_port();
+        // Every role on one data directory shares one database.
+        let read_model_url = match e2e_postgres() {
+            Some(base) => {
+                let marker = dir.join("e2e-read-model-url");
+                match std::fs::read_to_string(&marker) {
+                    Ok(url) => Some(url),
+                    Err(_) => {
+                        let url = fresh_database(&base).await;
+                        std::fs::create_dir_all(dir).expect("the data directory");
+                        std::fs::write(&marker, &url).expect("remember the database");
+                        Some(url)
+                    }
+                }
+            }
+            None => None,
+        };
         let mut server = Server {
             dir: dir.to_owned(),
+            read_model_url,
             base: format!("http://127.0.0.1:{port}"),
             port,
             role,
@@ -88,6 +131,9 @@ impl Server {
                 command.env_remove(&name);
             }
         }
+        if let Some(url) = &self.read_model_url {
+            command.env("STUDIO_READ_MODEL", url);
+        }
     }
 
     async fn spawn(&mut self) {
@@ -102,7 +148,7 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let up = if self.role == "projector" {
-                self.dir.join("read-model.db").exists()
+                self.dir.join("read-model.db").exists() || self.read_model_url.is_some()
             } else if self.role == "processor" {
                 self.dir.join("processor.db").exists()
             } else {
