@@ -10,6 +10,11 @@ use axum::extract::State;
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use serde_json::json;
 use studio_command_api::http::CommandApi;
 use studio_event_log::EventLog;
@@ -88,6 +93,7 @@ pub fn router(commands: Option<CommandApi>, queries: Option<QueryApi>, probes: P
             Router::new()
                 .route("/health", get(health))
                 .route("/ready", get(ready))
+                .route("/metrics", get(metrics))
                 .with_state(probes),
         )
         .fallback(not_found)
@@ -113,6 +119,99 @@ async fn method_not_allowed() -> ApiError {
 /// Alive: the process answers.
 async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PartitionLabels {
+    partition: u32,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProjectionPartitionLabels {
+    projection: String,
+    partition: u32,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProjectionLabels {
+    projection: String,
+}
+
+/// Prometheus metrics (OpenMetrics text), measured when scraped: the log's
+/// end per partition and, where the role reads the read model, how far it
+/// has applied the log, its lag, and its dead letters.
+async fn metrics(State(probes): State<Probes>) -> Response {
+    let measured = async {
+        let mut registry = Registry::with_prefix("studio");
+        let ends = probes.log.end_offsets().await.map_err(|e| e.to_string())?;
+        let log_end = Family::<PartitionLabels, Gauge>::default();
+        for (&partition, &end) in &ends {
+            log_end
+                .get_or_create(&PartitionLabels { partition })
+                .set(i64::try_from(end).unwrap_or(i64::MAX));
+        }
+        registry.register(
+            "log_end_offset",
+            "The offset the next event appended to a partition gets",
+            log_end,
+        );
+        if let Some(read_model) = &probes.read_model {
+            let applied = read_model.checkpoints().await.map_err(|e| e.to_string())?;
+            let applied_gauge = Family::<ProjectionPartitionLabels, Gauge>::default();
+            let lag = Family::<ProjectionPartitionLabels, Gauge>::default();
+            for (&partition, &end) in &ends {
+                let done = applied.get(&partition).copied().unwrap_or(0);
+                let labels = ProjectionPartitionLabels {
+                    projection: "relational".into(),
+                    partition,
+                };
+                applied_gauge
+                    .get_or_create(&labels)
+                    .set(i64::try_from(done).unwrap_or(i64::MAX));
+                lag.get_or_create(&labels)
+                    .set(i64::try_from(end.saturating_sub(done)).unwrap_or(i64::MAX));
+            }
+            registry.register(
+                "projection_applied_offset",
+                "The offset of the next event a projection applies, per partition",
+                applied_gauge,
+            );
+            registry.register(
+                "projection_lag_events",
+                "Events in a partition a projection has yet to apply",
+                lag,
+            );
+            let dead = Family::<ProjectionLabels, Gauge>::default();
+            let open = read_model
+                .open_dead_letters()
+                .await
+                .map_err(|e| e.to_string())?;
+            dead.get_or_create(&ProjectionLabels {
+                projection: "relational".into(),
+            })
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
+            registry.register(
+                "projection_dead_letters",
+                "Events parked in a projection's dead-letter table, or held back behind one",
+                dead,
+            );
+        }
+        let mut text = String::new();
+        encode(&mut text, &registry).map_err(|e| e.to_string())?;
+        Ok::<_, String>(text)
+    };
+    match tokio::time::timeout(Duration::from_secs(5), measured).await {
+        Ok(Ok(text)) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Ok(Err(reason)) => ApiError::unavailable(reason).into_response(),
+        Err(_) => ApiError::unavailable("measuring timed out").into_response(),
+    }
 }
 
 /// Ready: the log (and the read model, where the role reads one) answer;

@@ -3,6 +3,7 @@
 mod analyze;
 mod audit;
 mod config;
+mod dlq;
 mod http;
 mod platform;
 mod replay;
@@ -73,6 +74,9 @@ enum Action {
         #[arg(long)]
         with_text: bool,
     },
+    /// The dead-letter table: events the projection parked.
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommand),
     /// Tamper evidence and exploration of the event log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -120,6 +124,9 @@ fn main() -> ExitCode {
                 with_text,
             } => analyze::run(&settings, &file, format, with_text).map(|()| ExitCode::SUCCESS),
             Action::Audit(command) => audit::run(settings, command).await,
+            Action::Dlq(command) => dlq::run(settings, command)
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Action::Users(command) => users::run(settings, command)
                 .await
                 .map(|()| ExitCode::SUCCESS),

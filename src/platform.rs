@@ -275,17 +275,32 @@ pub fn command_api(
     }
 }
 
+/// What the query side reads: the log (for lag), the read model and its
+/// progress, blobs (texts), and the key store (to open personal data).
+pub struct ReadSide {
+    pub log: Arc<dyn EventLog>,
+    pub read_model: Arc<Relational>,
+    pub progress: Arc<dyn ProgressFeed>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub personal: Arc<PersonalData>,
+}
+
 pub fn query_api(
     settings: &Settings,
     identity: &Identity,
-    read_model: Arc<Relational>,
-    progress: Arc<dyn ProgressFeed>,
-    blobs: Arc<dyn BlobStore>,
-    personal: Arc<PersonalData>,
+    reads: ReadSide,
     administration: Option<Arc<dyn Administration>>,
 ) -> QueryApi {
+    let ReadSide {
+        log,
+        read_model,
+        progress,
+        blobs,
+        personal,
+    } = reads;
     QueryApi {
         read: read_model,
+        log,
         personal,
         administration,
         progress,

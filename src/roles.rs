@@ -71,10 +71,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         Some(platform::query_api(
             &settings,
             &identity,
-            read_model.clone(),
-            Arc::new(progress),
-            blobs,
-            personal,
+            platform::ReadSide {
+                log: log.clone(),
+                read_model: read_model.clone(),
+                progress: Arc::new(progress),
+                blobs,
+                personal,
+            },
             Some(admin),
         )),
         Probes {
@@ -190,10 +193,13 @@ pub async fn query_api(settings: Settings) -> anyhow::Result<()> {
         Some(platform::query_api(
             &settings,
             &identity,
-            read_model.clone(),
-            Arc::new(progress),
-            blobs,
-            personal,
+            platform::ReadSide {
+                log: log.clone(),
+                read_model: read_model.clone(),
+                progress: Arc::new(progress),
+                blobs,
+                personal,
+            },
             None,
         )),
         Probes {

@@ -17,7 +17,7 @@ pub use runtime::{
     Change, Projection, ProjectionError, ProjectionUpdate, Projector, ProjectorConfig,
 };
 pub use views::{
-    CastMemberView, ChapterView, CharacterView, DocumentView, EventView, FailureView, FeedCursor,
-    InteractionView, Keyset, MentionView, NamedCharacter, Page, PageRequest, ProcessingView,
-    StatisticsView, TermView, TextView, UserView, Viewer,
+    CastMemberView, ChapterView, CharacterView, DeadLetterView, DocumentView, EventView,
+    FailureView, FeedCursor, InteractionView, Keyset, MentionView, NamedCharacter, Page,
+    PageRequest, ProcessingView, StatisticsView, TermView, TextView, UserView, Viewer,
 };

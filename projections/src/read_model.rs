@@ -16,6 +16,10 @@ pub trait ReadModel: Send + Sync + 'static {
     /// The next offset per partition the read model has applied.
     async fn checkpoints(&self) -> Result<BTreeMap<u32, u64>, ProjectionError>;
 
+    /// How many events wait in the dead-letter table (parked, or held back
+    /// behind a parked one).
+    async fn open_dead_letters(&self) -> Result<u64, ProjectionError>;
+
     async fn user(&self, viewer: &Viewer, id: Uuid) -> Result<Option<UserView>, ProjectionError>;
 
     async fn document(

@@ -11,12 +11,17 @@ use crate::LocalProgress;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
+    /// An event no retry will apply (it does not decode, a blob it names
+    /// is missing, the database refuses its data): parked, not retried
+    /// forever.
     #[error("read model storage failed: {0}")]
     Storage(#[from] sqlx::Error),
     #[error("event {event_id} cannot be projected: {reason}")]
     Event { event_id: Uuid, reason: String },
     #[error("corrupt read model: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error("reading a blob failed: {0}")]
     Blob(String),
     /// A rebuild made another version current; the writer moved to it and
@@ -36,8 +41,40 @@ pub trait Projection: Send + Sync + 'static {
     async fn checkpoints(&self) -> Result<BTreeMap<u32, u64>, ProjectionError>;
 
     /// Applies the batch and advances the checkpoints in one transaction:
-    /// either all of it is visible afterwards, or none.
+    /// either all of it is visible afterwards, or none. Events of an
+    /// aggregate with a parked event wait behind it (recorded as blocked).
     async fn apply(&self, batch: &[StoredEvent]) -> Result<(), ProjectionError>;
+
+    /// Parks an event that cannot be applied: records it, with the error
+    /// and the attempts made, in the dead-letter table, and moves the
+    /// checkpoint past it, in one transaction.
+    async fn park(
+        &self,
+        event: &StoredEvent,
+        error: &ProjectionError,
+        attempts: u32,
+    ) -> Result<(), ProjectionError>;
+}
+
+impl ProjectionError {
+    /// Whether the error comes from the event itself rather than from a
+    /// store being out of reach.
+    pub fn is_poison(&self) -> bool {
+        match self {
+            Self::Event { .. } | Self::Blob(_) => true,
+            // SQLSTATE classes 22 (data exception) and 23 (integrity
+            // constraint) are about the data; SQLite's constraint errors too.
+            Self::Storage(sqlx::Error::Database(db)) => {
+                let code = db.code().unwrap_or_default();
+                code.starts_with("22")
+                    || code.starts_with("23")
+                    || db.is_unique_violation()
+                    || db.is_check_violation()
+                    || db.is_foreign_key_violation()
+            }
+            _ => false,
+        }
+    }
 }
 
 /// One change a committed batch made visible.
@@ -68,6 +105,8 @@ pub struct ProjectorConfig {
     pub idle_wait: Duration,
     /// First and largest pause after a failed batch.
     pub retry_backoff: (Duration, Duration),
+    /// Tries of an event that fails on its own before it is parked.
+    pub poison_attempts: u32,
 }
 
 impl Default for ProjectorConfig {
@@ -76,6 +115,7 @@ impl Default for ProjectorConfig {
             batch_size: 1000,
             idle_wait: Duration::from_millis(500),
             retry_backoff: (Duration::from_millis(50), Duration::from_secs(10)),
+            poison_attempts: 3,
         }
     }
 }
@@ -144,7 +184,11 @@ impl Projector {
             if batch.is_empty() {
                 continue;
             }
-            self.projection.apply(&batch).await?;
+            match self.projection.apply(&batch).await {
+                Ok(()) => {}
+                Err(e) if e.is_poison() => self.isolate(&batch, shutdown).await?,
+                Err(e) => return Err(e),
+            }
             let changes = batch
                 .iter()
                 .map(|e| Change {
@@ -158,5 +202,45 @@ impl Projector {
             self.progress
                 .advance(self.projection.name(), &cursor.next_offsets(), changes);
         }
+    }
+
+    /// A batch failed because of one of its events: applies them one at a
+    /// time, retrying each that fails a few times, and parks those that
+    /// still fail, so the events after them go on being applied.
+    async fn isolate(
+        &self,
+        batch: &[StoredEvent],
+        shutdown: &CancellationToken,
+    ) -> Result<(), ProjectionError> {
+        for event in batch {
+            let mut backoff = self.config.retry_backoff.0;
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match self.projection.apply(std::slice::from_ref(event)).await {
+                    Ok(()) => break,
+                    Err(e) if e.is_poison() && attempt >= self.config.poison_attempts => {
+                        tracing::error!(
+                            projection = self.projection.name(),
+                            event_id = %event.envelope.id,
+                            position = %format!("{}:{}", event.position.partition, event.position.offset),
+                            error = %e,
+                            "parking an event the projection cannot apply"
+                        );
+                        self.projection.park(event, &e, attempt).await?;
+                        break;
+                    }
+                    Err(e) if e.is_poison() => {
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return Ok(()),
+                            _ = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(self.config.retry_backoff.1);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
     }
 }

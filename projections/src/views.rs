@@ -131,6 +131,22 @@ pub struct InteractionView {
     pub weight: u64,
 }
 
+/// An event the projection parked, or one held back behind it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeadLetterView {
+    pub id: Uuid,
+    pub partition: u32,
+    pub offset: u64,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub aggregate_id: Uuid,
+    pub error: String,
+    pub attempts: u64,
+    /// `parked`, `blocked`, `retried` or `skipped`.
+    pub status: String,
+    pub parked_at: String,
+}
+
 /// A character found by one of its names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NamedCharacter {

@@ -9,11 +9,14 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use serde_json::json;
+use sha2::Digest;
+use studio_blob_store::BlobStore;
 use studio_blob_store::local::LocalBlobStore;
 use studio_domain::character::{
     CharacterAliasAdded, CharacterCreated, CharacterDeleted, CharacterEvent, CharacterRenamed,
 };
-use studio_domain::document::{DocumentEvent, DocumentUploaded};
+use studio_domain::document::processing::{DocumentAnalysed, TextExtracted};
+use studio_domain::document::{DocumentEvent, DocumentRenamed, DocumentUploaded};
 use studio_domain::user::{UserEvent, UserRegistered};
 use studio_domain::{DocumentId, DomainEvent, Role, UserId};
 use studio_event_log::sqlite::{SqliteEventLog, SqliteLogOptions};
@@ -24,7 +27,7 @@ use studio_privacy::{PersonalData, SqliteKeyStore};
 use studio_projections::relational::Relational;
 use studio_projections::{
     LocalProgress, PageRequest, ProgressFeed, Projection, Projector, ProjectorConfig, ReadModel,
-    Viewer, WaitError,
+    Viewer,
 };
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -104,6 +107,17 @@ impl World {
             }
         };
         Arc::new(read_model.expect("read model"))
+    }
+
+    /// A token that the log's every event so far has to be passed.
+    async fn end_token(&self) -> PositionToken {
+        let ends = self.log.end_offsets().await.expect("ends");
+        PositionToken::from_positions(ends.iter().filter(|(_, end)| **end > 0).map(
+            |(&partition, &end)| studio_event_log::Position {
+                partition,
+                offset: end - 1,
+            },
+        ))
     }
 
     /// Appends events of one aggregate, continuing its stream.
@@ -462,7 +476,188 @@ async fn a_restarted_projector_resumes_at_its_checkpoint(backend: Backend) {
     );
 }
 
-async fn an_event_it_cannot_apply_stops_the_projection_instead_of_being_skipped(backend: Backend) {
+/// A projector with short pauses, so that parking takes milliseconds.
+fn impatient() -> ProjectorConfig {
+    ProjectorConfig {
+        retry_backoff: (Duration::from_millis(5), Duration::from_millis(20)),
+        poison_attempts: 2,
+        ..ProjectorConfig::default()
+    }
+}
+
+/// Runs a projector until it has passed `token`.
+async fn project_until(world: &World, read: Arc<Relational>, token: &PositionToken) {
+    let progress = LocalProgress::new();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(
+        Projector::new(world.log.clone(), read, progress.clone(), impatient())
+            .run(shutdown.clone()),
+    );
+    progress
+        .wait_for(token, Duration::from_secs(10))
+        .await
+        .expect("the projector passed the poison event");
+    shutdown.cancel();
+    task.await.expect("join").expect("projector");
+}
+
+async fn a_poison_event_is_parked_later_events_go_on_and_a_retry_applies_it(backend: Backend) {
+    let world = World::new(backend).await;
+    let (document, _) = world.seed().await;
+    // The analysis blob the event names is not in the store (yet).
+    let analysis = serde_json::to_vec(&studio_analysis::analyze(
+        "Elizabeth Bennet smiled at Mr. Darcy. Elizabeth laughed.",
+    ))
+    .expect("analysis json");
+    let sha = hex::encode(sha2::Sha256::digest(&analysis));
+    let at = Utc
+        .with_ymd_and_hms(2026, 2, 3, 4, 5, 7)
+        .single()
+        .unwrap_or_default();
+    world
+        .record(
+            "document",
+            document,
+            ADA,
+            vec![
+                DocumentEvent::TextExtracted(TextExtracted {
+                    text_ref: format!("sha256/{sha}"),
+                    text_sha256: sha.clone(),
+                    chars: 10,
+                    format: "plain_text".into(),
+                    encoding: None,
+                    boilerplate_removed: false,
+                    pages: None,
+                    extracted_at: at,
+                }),
+                DocumentEvent::Analysed(DocumentAnalysed {
+                    analysis_ref: format!("sha256/{sha}"),
+                    analyser: "test".into(),
+                    words: 9,
+                    sentences: 2,
+                    paragraphs: 1,
+                    chapters: 0,
+                    flesch_reading_ease: 80.0,
+                    flesch_kincaid_grade: 3.0,
+                    dialogue_share: 0.0,
+                    analysed_at: at,
+                }),
+                DocumentEvent::Renamed(DocumentRenamed {
+                    title: "Held back".into(),
+                }),
+            ],
+        )
+        .await;
+    // A later event of another aggregate.
+    let later = Uuid::now_v7();
+    let token = world
+        .record(
+            "character",
+            later,
+            ADA,
+            vec![CharacterEvent::Created(CharacterCreated {
+                owner: UserId::from_uuid(ADA),
+                name: "Later".into(),
+                aliases: vec![],
+                personality_profile: json!({}),
+                source_document_id: None,
+                origin: studio_domain::character::CharacterOrigin::Manual,
+                created_at: at,
+            })],
+        )
+        .await;
+
+    let read = world.read_model("read.db").await;
+    let everything = world.end_token().await;
+    project_until(&world, read.clone(), &everything).await;
+    assert!(
+        token.is_reached_by(
+            &Projection::checkpoints(read.as_ref())
+                .await
+                .expect("checkpoints")
+        )
+    );
+    // The later event was applied; the poison one parked, the rename
+    // behind it held back; the document as it was before them.
+    assert!(
+        read.character(&viewer(ADA), later)
+            .await
+            .expect("read")
+            .is_some()
+    );
+    let letters = read.dead_letters(false).await.expect("dead letters");
+    let summary: Vec<(&str, &str)> = letters
+        .iter()
+        .map(|l| (l.event_type.as_str(), l.status.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("studio.document.analysed.v1", "parked"),
+            ("studio.document.renamed.v1", "blocked"),
+        ]
+    );
+    assert!(letters[0].error.contains("blob"), "{}", letters[0].error);
+    assert_eq!(letters[0].attempts, 2);
+    let doc = read
+        .document(&viewer(ADA), document)
+        .await
+        .expect("read")
+        .expect("the document");
+    assert_eq!(
+        (doc.processing.stage.as_str(), doc.title.as_str()),
+        ("text_extracted", "Bleak House")
+    );
+
+    // A retry before the fix fails and changes nothing but the count.
+    assert!(
+        read.retry_dead_letter(letters[0].id, world.log.as_ref())
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        read.dead_letters(false).await.expect("dead letters")[0].attempts,
+        3
+    );
+
+    // The fix: the blob is restored. The retry applies both, in order.
+    let blobs = LocalBlobStore::open(&world.dir.path().join("blobs"))
+        .await
+        .expect("blobs");
+    blobs
+        .put(
+            Box::pin(futures::stream::iter(vec![Ok(bytes::Bytes::from(
+                analysis,
+            ))])),
+            1 << 20,
+        )
+        .await
+        .expect("restore the blob");
+    assert_eq!(
+        read.retry_dead_letter(letters[0].id, world.log.as_ref())
+            .await
+            .expect("retry"),
+        2
+    );
+    assert!(
+        read.dead_letters(false)
+            .await
+            .expect("dead letters")
+            .is_empty()
+    );
+    let doc = read
+        .document(&viewer(ADA), document)
+        .await
+        .expect("read")
+        .expect("the document");
+    assert_eq!(
+        (doc.processing.stage.as_str(), doc.title.as_str()),
+        ("analysed", "Held back")
+    );
+    assert_eq!(read.dead_letters(true).await.expect("all").len(), 2);
+}
+
+async fn an_event_of_an_unknown_type_is_parked_not_dropped_and_can_be_skipped(backend: Backend) {
     let world = World::new(backend).await;
     let id = Uuid::now_v7();
     // A well-formed envelope of a type this version does not know.
@@ -498,48 +693,36 @@ async fn an_event_it_cannot_apply_stops_the_projection_instead_of_being_skipped(
         })
         .await
         .expect("append");
-    let token = world
-        .record(
-            "user",
-            ADA,
-            ADA,
-            vec![UserEvent::Registered(UserRegistered {
-                email: "ada@example.org".into(),
-                password_hash: "$argon2id$x".into(),
-                role: Role::Editor,
-                display_name: None,
-                registered_at: Utc::now(),
-            })],
-        )
-        .await;
-
+    world.seed().await;
     let read = world.read_model("read.db").await;
-    let progress = LocalProgress::new();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(
-        Projector::new(
-            world.log.clone(),
-            read.clone(),
-            progress.clone(),
-            ProjectorConfig {
-                retry_backoff: (Duration::from_millis(10), Duration::from_millis(50)),
-                ..ProjectorConfig::default()
-            },
-        )
-        .run(shutdown.clone()),
-    );
-    let waited = progress.wait_for(&token, Duration::from_millis(500)).await;
-    shutdown.cancel();
-    task.await.expect("join").expect("projector");
+    let everything = world.end_token().await;
+    project_until(&world, read.clone(), &everything).await;
+    // Everything else applied; the unknown event waits in the table.
+    assert!(read.user(&viewer(ADA), ADA).await.expect("read").is_some());
+    let letters = read.dead_letters(false).await.expect("dead letters");
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].event_type, "studio.character.teleported.v9");
     assert!(
-        matches!(waited, Err(WaitError::Timeout { .. })),
-        "{waited:?}"
+        letters[0].error.contains("unknown event type"),
+        "{}",
+        letters[0].error
     );
-    assert!(
-        Projection::checkpoints(read.as_ref())
+    // Skipped on purpose: recorded as such, and the table is clear.
+    assert_eq!(
+        read.skip_dead_letter(letters[0].id, world.log.as_ref())
             .await
-            .expect("checkpoints")
+            .expect("skip"),
+        0
+    );
+    assert!(
+        read.dead_letters(false)
+            .await
+            .expect("dead letters")
             .is_empty()
+    );
+    assert_eq!(
+        read.dead_letters(true).await.expect("all")[0].status,
+        "skipped"
     );
 }
 
@@ -568,5 +751,6 @@ on_both!(
     events_become_rows_each_tenant_sees_their_own,
     applying_a_batch_again_changes_nothing,
     a_restarted_projector_resumes_at_its_checkpoint,
-    an_event_it_cannot_apply_stops_the_projection_instead_of_being_skipped,
+    a_poison_event_is_parked_later_events_go_on_and_a_retry_applies_it,
+    an_event_of_an_unknown_type_is_parked_not_dropped_and_can_be_skipped,
 );

@@ -44,13 +44,15 @@ struct Decoded {
     event: AnyEvent,
 }
 
-/// Applies a batch; true when it erased a person's data.
+/// Applies `batch` and moves the checkpoints past every event of
+/// `advance`; true when it erased a person's data.
 pub(super) async fn batch(
     conn: &mut AnyConnection,
     d: Dialect,
     personal: &PersonalData,
     blobs: &dyn BlobStore,
     batch: &[StoredEvent],
+    advance: &[StoredEvent],
 ) -> Result<bool, ProjectionError> {
     feed(conn, d, batch).await?;
     let mut decoded = Vec::with_capacity(batch.len());
@@ -77,7 +79,7 @@ pub(super) async fn batch(
     for wave in waves(decoded) {
         erased |= apply_wave(conn, d, blobs, wave).await?;
     }
-    checkpoints(conn, d, batch).await?;
+    checkpoints(conn, d, advance).await?;
     Ok(erased)
 }
 
@@ -352,7 +354,7 @@ async fn write_wave(conn: &mut AnyConnection, d: Dialect, w: Wave) -> Result<(),
 }
 
 /// Advances each partition of the batch past its last event.
-async fn checkpoints(
+pub(super) async fn checkpoints(
     conn: &mut AnyConnection,
     d: Dialect,
     batch: &[StoredEvent],

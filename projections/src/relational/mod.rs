@@ -9,6 +9,7 @@
 //! transaction (a rebuild builds the next version beside the live one).
 
 mod apply;
+mod dead_letters;
 mod dialect;
 pub mod postgres;
 mod processing;
@@ -266,6 +267,25 @@ impl Relational {
             })
     }
 
+    fn writers_tools(&self) -> Result<(&PersonalData, &dyn BlobStore), ProjectionError> {
+        let personal = self.personal.as_deref().ok_or_else(|| {
+            ProjectionError::Corrupt("a read model without personal data access".into())
+        })?;
+        let blobs = self
+            .blobs
+            .as_deref()
+            .ok_or_else(|| ProjectionError::Corrupt("a read model without blob access".into()))?;
+        Ok((personal, blobs))
+    }
+
+    fn begin_statement(&self) -> &'static str {
+        match self.dialect {
+            // The write lock up front, instead of failing on upgrade.
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        }
+    }
+
     /// The version this writes (PostgreSQL).
     pub fn version(&self) -> Option<ReadModelVersion> {
         self.target
@@ -361,19 +381,8 @@ impl Projection for Relational {
 
     async fn apply(&self, batch: &[StoredEvent]) -> Result<(), ProjectionError> {
         let writer = self.writer()?;
-        let personal = self.personal.as_ref().ok_or_else(|| {
-            ProjectionError::Corrupt("a read model without personal data access".into())
-        })?;
-        let blobs = self
-            .blobs
-            .as_deref()
-            .ok_or_else(|| ProjectionError::Corrupt("a read model without blob access".into()))?;
-        let begin = match self.dialect {
-            // The write lock up front, instead of failing on upgrade.
-            Dialect::Sqlite => "BEGIN IMMEDIATE",
-            Dialect::Postgres => "BEGIN",
-        };
-        let mut tx = writer.begin_with(begin).await?;
+        let (personal, blobs) = self.writers_tools()?;
+        let mut tx = writer.begin_with(self.begin_statement()).await?;
         if self.target.as_ref().is_some_and(|t| t.follows_current) {
             // Shares the lock a switch takes: a batch runs wholly before a
             // switch or wholly after it, on the version then current.
@@ -384,7 +393,8 @@ impl Projection for Relational {
                 return Err(ProjectionError::Superseded(current.schema()));
             }
         }
-        let erased = apply::batch(&mut tx, self.dialect, personal, blobs, batch).await?;
+        let free = dead_letters::hold_back(&mut tx, self.dialect, batch).await?;
+        let erased = apply::batch(&mut tx, self.dialect, personal, blobs, &free, batch).await?;
         if self.dialect == Dialect::Postgres {
             postgres::notify(&mut tx, batch).await?;
         }
@@ -395,6 +405,32 @@ impl Projection for Relational {
                 .execute(&writer)
                 .await?;
         }
+        Ok(())
+    }
+
+    async fn park(
+        &self,
+        event: &StoredEvent,
+        error: &ProjectionError,
+        attempts: u32,
+    ) -> Result<(), ProjectionError> {
+        let writer = self.writer()?;
+        let mut tx = writer.begin_with(self.begin_statement()).await?;
+        let batch = std::slice::from_ref(event);
+        dead_letters::record(
+            &mut tx,
+            self.dialect,
+            &[event],
+            dead_letters::Status::Parked,
+            &error.to_string(),
+            attempts,
+        )
+        .await?;
+        apply::checkpoints(&mut tx, self.dialect, batch).await?;
+        if self.dialect == Dialect::Postgres {
+            postgres::notify(&mut tx, batch).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }

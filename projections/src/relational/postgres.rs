@@ -195,7 +195,8 @@ pub async fn create_schema(
 fn repoint(version: &ReadModelVersion) -> String {
     let schema = version.schema();
     let mut sql = String::new();
-    for (table, _) in TABLES {
+    let tables = TABLES.iter().map(|(t, _)| *t).chain(["dead_letters"]);
+    for table in tables {
         sql.push_str(&format!(
             "DROP VIEW IF EXISTS {VIEWS}.{table}; CREATE VIEW {VIEWS}.{table} AS SELECT * FROM {schema}.{table};"
         ));

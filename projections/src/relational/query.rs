@@ -276,6 +276,15 @@ impl ReadModel for Relational {
         checkpoints(&self.reader).await
     }
 
+    async fn open_dead_letters(&self) -> Result<u64, ProjectionError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM dead_letters WHERE status IN ('parked', 'blocked')",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     async fn user(&self, viewer: &Viewer, id: Uuid) -> Result<Option<UserView>, ProjectionError> {
         if !viewer.may_see(id) {
             return Ok(None);

@@ -13,6 +13,26 @@ pub struct QueryRoot(ReaderQuery, super::admin::AdminQuery);
 #[derive(Default)]
 pub struct ReaderQuery;
 
+#[derive(async_graphql::SimpleObject)]
+pub struct ProjectionStatus {
+    pub projection: String,
+    /// Events in the log the read model has yet to apply.
+    pub lag: u64,
+    pub partitions: Vec<PartitionStatus>,
+    /// Events parked in the dead-letter table, or held back behind one.
+    pub dead_letters: u64,
+}
+
+#[derive(async_graphql::SimpleObject)]
+pub struct PartitionStatus {
+    pub partition: u32,
+    /// The offset the next event appended to the partition will get.
+    pub log_end: u64,
+    /// The offset of the next event the read model will apply.
+    pub applied: u64,
+    pub lag: u64,
+}
+
 pub(crate) fn parse_id(id: &ID, what: &str) -> Result<Uuid> {
     Uuid::parse_str(id.as_str()).map_err(|_| bad_input(format!("{what} is not a valid id")))
 }
@@ -23,6 +43,36 @@ fn context<'a>(ctx: &'a Context<'_>) -> Result<(&'a QueryApi, &'a Viewer)> {
 
 #[Object]
 impl ReaderQuery {
+    /// How far the read model has applied the log, partition by
+    /// partition, and how many events wait in its dead-letter table.
+    async fn projection_status(&self, ctx: &Context<'_>) -> Result<ProjectionStatus> {
+        let (api, _) = context(ctx)?;
+        let ends = api
+            .log
+            .end_offsets()
+            .await
+            .map_err(|e| read_failed(e.into()))?;
+        let applied = api.read.checkpoints().await.map_err(read_failed)?;
+        let partitions: Vec<PartitionStatus> = ends
+            .iter()
+            .map(|(&partition, &end)| {
+                let applied = applied.get(&partition).copied().unwrap_or(0);
+                PartitionStatus {
+                    partition,
+                    log_end: end,
+                    applied,
+                    lag: end.saturating_sub(applied),
+                }
+            })
+            .collect();
+        Ok(ProjectionStatus {
+            projection: "relational".into(),
+            lag: partitions.iter().map(|p| p.lag).sum(),
+            partitions,
+            dead_letters: api.read.open_dead_letters().await.map_err(read_failed)?,
+        })
+    }
+
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let (api, viewer) = context(ctx)?;
