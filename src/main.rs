@@ -38,7 +38,12 @@ enum Action {
     /// Runs the command API alone: REST commands onto the event log.
     CommandApi,
     /// Runs the projector alone: the event log into the read model.
-    Projector,
+    Projector {
+        /// `relational` (the default, on whichever database is configured)
+        /// or `postgres` (refused unless read_model is a postgres:// URL).
+        #[arg(default_value = "relational")]
+        projection: String,
+    },
     /// Runs the document pipeline alone: uploads into text, analysis,
     /// characters and interactions.
     Processor,
@@ -108,7 +113,9 @@ fn main() -> ExitCode {
             Action::CommandApi => roles::command_api(settings)
                 .await
                 .map(|()| ExitCode::SUCCESS),
-            Action::Projector => roles::projector(settings).await.map(|()| ExitCode::SUCCESS),
+            Action::Projector { projection } => roles::projector(settings, &projection)
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Action::Processor => roles::processor(settings).await.map(|()| ExitCode::SUCCESS),
             Action::QueryApi => roles::query_api(settings).await.map(|()| ExitCode::SUCCESS),
             Action::Replay {

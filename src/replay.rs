@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::ProgressBar;
-use studio_event_log::EventLog;
+use studio_event_log::{EventLog, ReadAhead};
 use studio_projections::Projection;
 use studio_projections::relational::{ReadModelVersion, Relational, postgres};
 
@@ -220,13 +220,15 @@ async fn project(
     } else {
         ProgressBar::hidden()
     };
-    let mut cursor = log.cursor(from).await?;
+    let mut next = from.clone();
+    let mut batches = ReadAhead::new(log.cursor(from).await?, 5000, Duration::from_millis(200));
     let (mut read, mut applied) = (0u64, 0u64);
-    while behind(&cursor.next_offsets(), &ends) {
-        let batch = cursor.next_batch(5000, Duration::from_millis(200)).await?;
+    while behind(&next, &ends) {
+        let (batch, after) = batches.next().await?;
         if batch.is_empty() {
             break;
         }
+        next = after;
         read += batch.len() as u64;
         let kept: Vec<_> = batch
             .into_iter()

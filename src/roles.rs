@@ -126,7 +126,15 @@ pub async fn command_api(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// The projector alone: tails the event log into the relational read model.
-pub async fn projector(settings: Settings) -> anyhow::Result<()> {
+pub async fn projector(settings: Settings, projection: &str) -> anyhow::Result<()> {
+    match projection {
+        "relational" => {}
+        "postgres" if settings.postgres_read_model().is_some() => {}
+        "postgres" => anyhow::bail!(
+            "the read model is embedded (read_model = \"sqlite\"): set read_model to a postgres:// URL, or run `studio projector relational`"
+        ),
+        other => anyhow::bail!("no projection {other:?}: `relational` or `postgres`"),
+    }
     let _read_model_lock = platform::lock(&settings, Store::ReadModel)?;
     let log = platform::log_reader(&settings).await?;
     let personal = platform::personal_data(&settings).await?;

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use studio_event_log::{EventLog, LogError, Position, StoredEvent};
+use studio_event_log::{EventLog, LogError, Position, ReadAhead, StoredEvent};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -98,7 +98,9 @@ pub struct ProjectionUpdate {
 
 #[derive(Clone, Debug)]
 pub struct ProjectorConfig {
-    /// Most events per transaction.
+    /// Most events per transaction. A batch holds what the log has, up to
+    /// this, without waiting for more: a large bound costs live updates
+    /// nothing and lets a projector that is behind catch up in big steps.
     pub batch_size: usize,
     /// How long a caught-up projector waits for appends before it checks
     /// for shutdown again.
@@ -112,7 +114,7 @@ pub struct ProjectorConfig {
 impl Default for ProjectorConfig {
     fn default() -> Self {
         Self {
-            batch_size: 1000,
+            batch_size: 5000,
             idle_wait: Duration::from_millis(500),
             retry_backoff: (Duration::from_millis(50), Duration::from_secs(10)),
             poison_attempts: 3,
@@ -175,11 +177,12 @@ impl Projector {
         let checkpoints = self.projection.checkpoints().await?;
         self.progress
             .advance(self.projection.name(), &checkpoints, vec![]);
-        let mut cursor = self.log.cursor(checkpoints).await?;
+        let cursor = self.log.cursor(checkpoints).await?;
+        let mut batches = ReadAhead::new(cursor, self.config.batch_size, self.config.idle_wait);
         loop {
-            let batch = tokio::select! {
+            let (batch, next_offsets) = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
-                batch = cursor.next_batch(self.config.batch_size, self.config.idle_wait) => batch?,
+                batch = batches.next() => batch?,
             };
             if batch.is_empty() {
                 continue;
@@ -200,7 +203,7 @@ impl Projector {
                 })
                 .collect();
             self.progress
-                .advance(self.projection.name(), &cursor.next_offsets(), changes);
+                .advance(self.projection.name(), &next_offsets, changes);
         }
     }
 

@@ -13,7 +13,8 @@ use sha2::Digest;
 use studio_blob_store::BlobStore;
 use studio_blob_store::local::LocalBlobStore;
 use studio_domain::character::{
-    CharacterAliasAdded, CharacterCreated, CharacterDeleted, CharacterEvent, CharacterRenamed,
+    CharacterAliasAdded, CharacterCreated, CharacterDeleted, CharacterEvent,
+    CharacterProfileUpdated, CharacterRenamed,
 };
 use studio_domain::document::processing::{DocumentAnalysed, TextExtracted};
 use studio_domain::document::{DocumentEvent, DocumentRenamed, DocumentUploaded};
@@ -414,6 +415,92 @@ async fn applying_a_batch_again_changes_nothing(backend: Backend) {
     assert_eq!(read.contents().await.expect("contents"), before);
 }
 
+/// Batches fold an aggregate's events into one write; the rows must be
+/// those of applying the events one at a time.
+async fn one_batch_or_one_event_at_a_time_the_rows_are_the_same(backend: Backend) {
+    let world = World::new(backend).await;
+    let (document, character) = world.seed().await;
+    world
+        .record(
+            "character",
+            character,
+            ADA,
+            vec![
+                CharacterEvent::ProfileUpdated(CharacterProfileUpdated {
+                    personality_profile: json!({ "kind": true, "shy": true }),
+                }),
+                CharacterEvent::AliasAdded(CharacterAliasAdded {
+                    alias: "Mother Hubbard".into(),
+                }),
+                CharacterEvent::Renamed(CharacterRenamed {
+                    name: "Mrs Woodcourt".into(),
+                }),
+                CharacterEvent::AliasAdded(CharacterAliasAdded {
+                    alias: "Cobweb".into(),
+                }),
+            ],
+        )
+        .await;
+    world
+        .record(
+            "document",
+            document,
+            ADA,
+            vec![
+                DocumentEvent::Renamed(DocumentRenamed {
+                    title: "Bleak House, vol. 1".into(),
+                }),
+                DocumentEvent::Renamed(DocumentRenamed {
+                    title: "Bleak House".into(),
+                }),
+            ],
+        )
+        .await;
+    let mut cursor = world.log.cursor(BTreeMap::new()).await.expect("cursor");
+    let everything = cursor
+        .next_batch(10_000, Duration::from_millis(10))
+        .await
+        .expect("batch");
+    let folded = world.read_model("folded.db").await;
+    folded.apply(&everything).await.expect("one batch");
+    let stepwise = world.read_model("stepwise.db").await;
+    for event in &everything {
+        stepwise
+            .apply(std::slice::from_ref(event))
+            .await
+            .expect("one event");
+    }
+    // The seed in one batch, then the edits in another: they fold into
+    // changes of rows that exist.
+    let (later, seeded): (Vec<_>, Vec<_>) = everything.iter().cloned().partition(|e| {
+        let subject = e.envelope.subject;
+        let seq = e.envelope.aggregatesequence;
+        (subject == character && seq > 3) || (subject == document && seq > 1)
+    });
+    assert_eq!(later.len(), 6);
+    let in_two = world.read_model("in-two.db").await;
+    in_two.apply(&seeded).await.expect("the seed");
+    in_two.apply(&later).await.expect("the edits");
+    let contents = folded.contents().await.expect("contents");
+    assert_eq!(contents, stepwise.contents().await.expect("contents"));
+    assert_eq!(contents, in_two.contents().await.expect("contents"));
+    let esther = folded
+        .character(&viewer(ADA), character)
+        .await
+        .expect("query")
+        .expect("the character");
+    assert_eq!(esther.name, "Mrs Woodcourt");
+    assert_eq!(
+        esther.aliases,
+        [
+            "Dame Durden",
+            "Little Old Woman",
+            "Mother Hubbard",
+            "Cobweb"
+        ]
+    );
+}
+
 async fn a_restarted_projector_resumes_at_its_checkpoint(backend: Backend) {
     let world = World::new(backend).await;
     world.seed().await;
@@ -750,6 +837,7 @@ macro_rules! on_both {
 on_both!(
     events_become_rows_each_tenant_sees_their_own,
     applying_a_batch_again_changes_nothing,
+    one_batch_or_one_event_at_a_time_the_rows_are_the_same,
     a_restarted_projector_resumes_at_its_checkpoint,
     a_poison_event_is_parked_later_events_go_on_and_a_retry_applies_it,
     an_event_of_an_unknown_type_is_parked_not_dropped_and_can_be_skipped,

@@ -235,3 +235,24 @@ async fn a_rebuild_under_query_load_loses_no_query_and_no_row() {
     let status = ada.graphql("{ projectionStatus { lag } }", json!({})).await;
     assert_eq!(status["data"]["projectionStatus"]["lag"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_projector_refuses_a_read_model_it_cannot_run() {
+    let server = Server::start().await;
+    let run = |projection: &str| {
+        let mut projector = studio();
+        server.env(&mut projector);
+        projector
+            .args(["projector", projection])
+            .output()
+            .expect("studio projector")
+    };
+    let unknown = run("graph-of-everything");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no projection"));
+    if e2e_postgres().is_none() {
+        let postgres = run("postgres");
+        assert!(!postgres.status.success());
+        assert!(String::from_utf8_lossy(&postgres.stderr).contains("embedded"));
+    }
+}

@@ -15,6 +15,7 @@ mod error;
 mod partition;
 mod port;
 mod position;
+mod read_ahead;
 pub mod sqlite;
 
 pub use envelope::{
@@ -24,3 +25,4 @@ pub use error::LogError;
 pub use partition::{murmur2, partition_for};
 pub use port::{AppendOutcome, AppendRequest, EventLog, LogCursor, StoredEvent};
 pub use position::{Position, PositionToken, PositionTokenError};
+pub use read_ahead::{ReadAhead, ReadBatch};

@@ -1,25 +1,24 @@
-//! Events into rows, a batch at a time. The batch is cut into waves, each
-//! holding at most one event per aggregate (an aggregate's events stay in
-//! order, wave after wave); within a wave, events of one kind are applied
-//! by one multi-row statement, so a batch of a thousand events costs a
-//! handful of round trips. Every statement is guarded by the aggregate
-//! version, so applying an event twice (which the checkpoint prevents
-//! anyway) changes nothing.
+//! Events into rows, a batch at a time. The batch's events are folded
+//! per aggregate and cut into waves (see `fold`); within a wave, steps of
+//! one kind are applied by one multi-row statement, so a batch of a
+//! thousand events costs a handful of round trips. Every statement is
+//! guarded by the aggregate version, so applying an event twice (which
+//! the checkpoint prevents anyway) changes nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 use studio_blob_store::BlobStore;
 use studio_domain::AnyEvent;
-use studio_domain::character::CharacterEvent;
 use studio_domain::document::DocumentEvent;
 use studio_domain::user::UserEvent;
 use studio_event_log::StoredEvent;
 use studio_privacy::{ERASED, PersonalData};
 
 use super::dialect::Dialect;
-use super::rows::{self, Val};
+use super::fold::{self, Decoded, Lone, Single, Step};
+use super::rows::{self, Ty, Val};
 use super::{PROJECTION_NAME, processing};
 use crate::ProjectionError;
 
@@ -30,18 +29,6 @@ pub(crate) fn timestamp(time: &DateTime<Utc>) -> String {
 
 pub(super) fn int(n: u64) -> Result<i64, ProjectionError> {
     i64::try_from(n).map_err(|_| ProjectionError::Corrupt(format!("{n} is out of range")))
-}
-
-const UUID: &str = "::uuid";
-const TIME: &str = "::timestamptz";
-const JSON: &str = "::jsonb";
-
-/// An event decoded, with what every statement needs of its envelope.
-struct Decoded {
-    id: String,
-    version: i64,
-    time: String,
-    event: AnyEvent,
 }
 
 /// Applies `batch` and moves the checkpoints past every event of
@@ -76,27 +63,16 @@ pub(super) async fn batch(
         });
     }
     let mut erased = false;
-    for wave in waves(decoded) {
-        erased |= apply_wave(conn, d, blobs, wave).await?;
+    let mut touched = Vec::new();
+    for wave in fold::waves(decoded) {
+        erased |= apply_wave(conn, d, blobs, wave, &mut touched).await?;
     }
+    // Once per batch, from the rows as the batch leaves them.
+    touched.sort();
+    touched.dedup();
+    processing::refresh_character_names(conn, d, &touched).await?;
     checkpoints(conn, d, advance).await?;
     Ok(erased)
-}
-
-/// The events, cut so that each wave holds an aggregate at most once and
-/// an aggregate's events come in order.
-fn waves(events: Vec<Decoded>) -> Vec<Vec<Decoded>> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut waves: Vec<Vec<Decoded>> = Vec::new();
-    for event in events {
-        let n = seen.entry(event.id.clone()).or_insert(0);
-        if waves.len() <= *n {
-            waves.push(Vec::new());
-        }
-        waves[*n].push(event);
-        *n += 1;
-    }
-    waves
 }
 
 /// Every event of the batch into the feed, sealed as in the log.
@@ -119,7 +95,7 @@ async fn feed(
             Val::Text(timestamp(&e.time)),
             Val::Text(e.actor.clone()),
             Val::Text(e.tenant.to_string()),
-            Val::Text(e.data.to_string()),
+            Val::Json(e.data.clone()),
         ]);
     }
     rows::run(
@@ -127,7 +103,19 @@ async fn feed(
         d,
         r#"INSERT INTO event_feed (partition, "offset", event_id, event_type, aggregate_id,
              aggregate_type, sequence, time, actor, tenant, data) "#,
-        &["", "", UUID, "", UUID, "", "", TIME, "", UUID, JSON],
+        &[
+            Ty::Int,
+            Ty::Int,
+            Ty::Uuid,
+            Ty::Text,
+            Ty::Uuid,
+            Ty::Text,
+            Ty::Int,
+            Ty::Time,
+            Ty::Text,
+            Ty::Uuid,
+            Ty::Json,
+        ],
         values,
         r#" ON CONFLICT (partition, "offset") DO NOTHING"#,
     )
@@ -135,7 +123,7 @@ async fn feed(
     Ok(())
 }
 
-/// Rows of one multi-row statement, gathered by kind of event.
+/// Rows of one multi-row statement, gathered by kind of step.
 #[derive(Default)]
 struct Wave {
     users: Vec<Vec<Val>>,
@@ -143,118 +131,122 @@ struct Wave {
     document_titles: Vec<Vec<Val>>,
     deleted_documents: Vec<String>,
     characters: Vec<Vec<Val>>,
-    names: Vec<Vec<Val>>,
-    profiles: Vec<Vec<Val>>,
-    aliases: Vec<Vec<Val>>,
+    character_changes: Vec<Vec<Val>>,
     deleted_characters: Vec<String>,
     touched_characters: Vec<String>,
 }
 
+/// Applies one wave; adds the characters whose names it changed to
+/// `touched`.
 async fn apply_wave(
     conn: &mut AnyConnection,
     d: Dialect,
     blobs: &dyn BlobStore,
-    wave: Vec<Decoded>,
+    wave: Vec<Step>,
+    touched: &mut Vec<String>,
 ) -> Result<bool, ProjectionError> {
     let mut w = Wave::default();
     let mut erased = false;
     let mut one_by_one = Vec::new();
-    for Decoded {
-        id,
-        version,
-        time,
-        event,
-    } in wave
-    {
-        let common = |mut row: Vec<Val>| {
-            row.push(Val::Text(time.clone()));
-            row.push(Val::Int(version));
-            row
-        };
-        match event {
-            AnyEvent::User(UserEvent::Registered(r)) => w.users.push(vec![
-                Val::Text(id),
-                Val::Text(r.email),
-                Val::MaybeText(r.display_name),
-                Val::Text(r.role.as_str().to_owned()),
-                Val::Text(timestamp(&r.registered_at)),
-                Val::Text(time),
-                Val::Int(version),
-            ]),
-            AnyEvent::User(UserEvent::Forgotten(_)) => {
-                erased = true;
-                sqlx::query(sqlx::AssertSqlSafe(d.sql(
-                    "UPDATE users SET email = $1, display_name = NULL, updated_at = $2::timestamptz,
-                       version = $3 WHERE user_id = $4::uuid AND version < $3",
-                )))
-                .bind(ERASED)
-                .bind(time)
-                .bind(version)
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
-            }
-            AnyEvent::Document(DocumentEvent::Uploaded(u)) => w.documents.push(vec![
-                Val::Text(id),
-                Val::Text(u.owner.to_string()),
-                Val::Text(u.title),
-                Val::Text(u.original_filename),
-                Val::Text(u.media_type),
-                Val::Int(int(u.size_bytes)?),
-                Val::Text(u.sha256),
-                Val::Text(u.blob_ref),
-                Val::Text(timestamp(&u.uploaded_at)),
-                Val::Text(time),
-                Val::Int(version),
-            ]),
-            AnyEvent::Document(DocumentEvent::Renamed(r)) => {
-                w.document_titles
-                    .push(common(vec![Val::Text(id), Val::Text(r.title)]));
-            }
-            AnyEvent::Document(DocumentEvent::Deleted(_)) => w.deleted_documents.push(id),
-            AnyEvent::Document(other) => one_by_one.push((id, version, time, other)),
-            AnyEvent::Character(CharacterEvent::Created(c)) => {
+    for step in wave {
+        match step {
+            Step::NewCharacter { id, created, span } => {
                 w.touched_characters.push(id.clone());
                 w.characters.push(vec![
                     Val::Text(id),
-                    Val::Text(c.owner.to_string()),
-                    Val::Text(c.name),
-                    Val::Text(serde_json::Value::from(c.aliases).to_string()),
-                    Val::Text(c.personality_profile.to_string()),
-                    Val::MaybeText(c.source_document_id.map(|s| s.to_string())),
-                    Val::Text(c.origin.as_str().to_owned()),
-                    Val::Text(timestamp(&c.created_at)),
-                    Val::Text(time),
-                    Val::Int(version),
+                    Val::Text(created.owner.to_string()),
+                    Val::Text(created.name),
+                    Val::Json(serde_json::Value::from(created.aliases)),
+                    Val::Json(created.personality_profile),
+                    Val::MaybeText(created.source_document_id.map(|s| s.to_string())),
+                    Val::Text(created.origin.as_str().to_owned()),
+                    Val::Text(timestamp(&created.created_at)),
+                    Val::Text(span.time),
+                    Val::Int(span.version),
                 ]);
             }
-            AnyEvent::Character(CharacterEvent::Renamed(r)) => {
-                w.touched_characters.push(id.clone());
-                w.names.push(common(vec![Val::Text(id), Val::Text(r.name)]));
-            }
-            AnyEvent::Character(CharacterEvent::ProfileUpdated(p)) => {
-                w.profiles.push(common(vec![
+            Step::CharacterChanges {
+                id,
+                name,
+                profile,
+                aliases,
+                span,
+            } => {
+                if name.is_some() || !aliases.is_empty() {
+                    w.touched_characters.push(id.clone());
+                }
+                w.character_changes.push(vec![
                     Val::Text(id),
-                    Val::Text(p.personality_profile.to_string()),
-                ]));
+                    Val::MaybeText(name),
+                    Val::Json(profile.unwrap_or_default()),
+                    Val::Json(serde_json::Value::from(aliases)),
+                    Val::Text(span.time),
+                    Val::Int(span.version),
+                    Val::Int(span.first_version),
+                ]);
             }
-            AnyEvent::Character(CharacterEvent::AliasAdded(a)) => {
-                w.touched_characters.push(id.clone());
-                w.aliases
-                    .push(common(vec![Val::Text(id), Val::Text(a.alias)]));
-            }
-            AnyEvent::Character(CharacterEvent::Deleted(_)) => {
-                w.touched_characters.push(id.clone());
-                w.deleted_characters.push(id);
-            }
+            Step::NewDocument { id, uploaded, span } => w.documents.push(vec![
+                Val::Text(id),
+                Val::Text(uploaded.owner.to_string()),
+                Val::Text(uploaded.title),
+                Val::Text(uploaded.original_filename),
+                Val::Text(uploaded.media_type),
+                Val::Int(int(uploaded.size_bytes)?),
+                Val::Text(uploaded.sha256),
+                Val::Text(uploaded.blob_ref),
+                Val::Text(timestamp(&uploaded.uploaded_at)),
+                Val::Text(span.time),
+                Val::Int(span.version),
+            ]),
+            Step::DocumentTitle { id, title, span } => w.document_titles.push(vec![
+                Val::Text(id),
+                Val::Text(title),
+                Val::Text(span.time),
+                Val::Int(span.version),
+                Val::Int(span.first_version),
+            ]),
+            Step::Single(Single {
+                id,
+                version,
+                time,
+                event,
+            }) => match event {
+                Lone::User(UserEvent::Registered(r)) => w.users.push(vec![
+                    Val::Text(id),
+                    Val::Text(r.email),
+                    Val::MaybeText(r.display_name),
+                    Val::Text(r.role.as_str().to_owned()),
+                    Val::Text(timestamp(&r.registered_at)),
+                    Val::Text(time),
+                    Val::Int(version),
+                ]),
+                Lone::User(UserEvent::Forgotten(_)) => {
+                    erased = true;
+                    sqlx::query(sqlx::AssertSqlSafe(d.sql(
+                        "UPDATE users SET email = $1, display_name = NULL, updated_at = $2::timestamptz,
+                           version = $3 WHERE user_id = $4::uuid AND version < $3",
+                    )))
+                    .bind(ERASED)
+                    .bind(time)
+                    .bind(version)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Lone::Document(DocumentEvent::Deleted(_)) => w.deleted_documents.push(id),
+                Lone::Document(other) => one_by_one.push((id, version, time, other)),
+                Lone::CharacterDeleted => {
+                    w.touched_characters.push(id.clone());
+                    w.deleted_characters.push(id);
+                }
+            },
         }
     }
-    let touched = std::mem::take(&mut w.touched_characters);
+    touched.append(&mut w.touched_characters);
     write_wave(conn, d, w).await?;
     for (id, version, time, event) in one_by_one {
         processing::event(conn, d, blobs, &id, version, &time, event).await?;
     }
-    processing::refresh_character_names(conn, d, &touched).await?;
     Ok(erased)
 }
 
@@ -263,7 +255,7 @@ async fn write_wave(conn: &mut AnyConnection, d: Dialect, w: Wave) -> Result<(),
         conn,
         d,
         "INSERT INTO users (user_id, email, display_name, role, registered_at, updated_at, version) ",
-        &[UUID, "", "", "", TIME, TIME, ""],
+        &[Ty::Uuid, Ty::Text, Ty::Text, Ty::Text, Ty::Time, Ty::Time, Ty::Int],
         w.users,
         " ON CONFLICT (user_id) DO NOTHING",
     )
@@ -273,7 +265,19 @@ async fn write_wave(conn: &mut AnyConnection, d: Dialect, w: Wave) -> Result<(),
         d,
         "INSERT INTO documents (document_id, owner_id, title, original_filename, media_type,
            size_bytes, sha256, blob_ref, uploaded_at, updated_at, version) ",
-        &[UUID, UUID, "", "", "", "", "", "", TIME, TIME, ""],
+        &[
+            Ty::Uuid,
+            Ty::Uuid,
+            Ty::Text,
+            Ty::Text,
+            Ty::Text,
+            Ty::Int,
+            Ty::Text,
+            Ty::Text,
+            Ty::Time,
+            Ty::Time,
+            Ty::Int,
+        ],
         w.documents,
         " ON CONFLICT (document_id) DO NOTHING",
     )
@@ -281,10 +285,10 @@ async fn write_wave(conn: &mut AnyConnection, d: Dialect, w: Wave) -> Result<(),
     rows::run(
         conn,
         d,
-        "UPDATE documents SET title = v.column2, updated_at = v.column3, version = v.column4 FROM (",
-        &[UUID, "", TIME, ""],
+        "UPDATE documents SET title = v.c2, updated_at = v.c3, version = v.c4 FROM (",
+        &[Ty::Uuid, Ty::Text, Ty::Time, Ty::Int, Ty::Int],
         w.document_titles,
-        ") AS v WHERE documents.document_id = v.column1 AND documents.version < v.column4",
+        ") AS v WHERE documents.document_id = v.c1 AND documents.version < v.c5",
     )
     .await?;
     for id in &w.deleted_documents {
@@ -301,44 +305,48 @@ async fn write_wave(conn: &mut AnyConnection, d: Dialect, w: Wave) -> Result<(),
         d,
         "INSERT INTO characters (character_id, owner_id, name, aliases, personality_profile,
            source_document_id, origin, created_at, updated_at, version) ",
-        &[UUID, UUID, "", JSON, JSON, UUID, "", TIME, TIME, ""],
+        &[
+            Ty::Uuid,
+            Ty::Uuid,
+            Ty::Text,
+            Ty::Json,
+            Ty::Json,
+            Ty::Uuid,
+            Ty::Text,
+            Ty::Time,
+            Ty::Time,
+            Ty::Int,
+        ],
         w.characters,
         " ON CONFLICT (character_id) DO NOTHING",
     )
     .await?;
-    rows::run(
-        conn,
-        d,
-        "UPDATE characters SET name = v.column2, updated_at = v.column3, version = v.column4 FROM (",
-        &[UUID, "", TIME, ""],
-        w.names,
-        ") AS v WHERE characters.character_id = v.column1 AND characters.version < v.column4",
-    )
-    .await?;
-    rows::run(
-        conn,
-        d,
-        "UPDATE characters SET personality_profile = v.column2, updated_at = v.column3,
-           version = v.column4 FROM (",
-        &[UUID, JSON, TIME, ""],
-        w.profiles,
-        ") AS v WHERE characters.character_id = v.column1 AND characters.version < v.column4",
-    )
-    .await?;
-    let append_alias = match d {
-        Dialect::Postgres => "characters.aliases || jsonb_build_array(v.column2)",
-        Dialect::Sqlite => "json_insert(characters.aliases, '$[#]', v.column2)",
+    let append_aliases = match d {
+        Dialect::Postgres => "characters.aliases || v.c4",
+        Dialect::Sqlite => {
+            "(SELECT json_group_array(value) FROM (SELECT value FROM json_each(characters.aliases)
+               UNION ALL SELECT value FROM json_each(v.c4)))"
+        }
     };
     rows::run(
         conn,
         d,
         &format!(
-            "UPDATE characters SET aliases = {append_alias}, updated_at = v.column3,
-               version = v.column4 FROM ("
+            "UPDATE characters SET name = coalesce(v.c2, characters.name),
+               personality_profile = coalesce(v.c3, characters.personality_profile),
+               aliases = {append_aliases}, updated_at = v.c5, version = v.c6 FROM ("
         ),
-        &[UUID, "", TIME, ""],
-        w.aliases,
-        ") AS v WHERE characters.character_id = v.column1 AND characters.version < v.column4",
+        &[
+            Ty::Uuid,
+            Ty::Text,
+            Ty::Json,
+            Ty::Json,
+            Ty::Time,
+            Ty::Int,
+            Ty::Int,
+        ],
+        w.character_changes,
+        ") AS v WHERE characters.character_id = v.c1 AND characters.version < v.c7",
     )
     .await?;
     for id in &w.deleted_characters {
@@ -376,7 +384,7 @@ pub(super) async fn checkpoints(
         conn,
         d,
         "INSERT INTO checkpoints (projection, partition, next_offset) ",
-        &["", "", ""],
+        &[Ty::Text, Ty::Int, Ty::Int],
         values,
         " ON CONFLICT (projection, partition) DO UPDATE SET next_offset = excluded.next_offset
           WHERE excluded.next_offset > checkpoints.next_offset",

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::apply::{int, timestamp};
 use super::dialect::Dialect;
-use super::rows::{self, Val};
+use super::rows::{self, Ty, Val};
 use super::{PROJECTION_NAME, Relational, apply};
 use crate::{DeadLetterView, ProjectionError};
 
@@ -57,29 +57,21 @@ pub(super) async fn blocked_aggregates(
     ids.sort();
     ids.dedup();
     let mut blocked = HashSet::new();
-    for chunk in ids.chunks(500) {
-        let cast = if d == Dialect::Postgres { "::uuid" } else { "" };
-        let list: Vec<String> = (2..chunk.len() + 2)
-            .map(|i| format!("${i}{cast}"))
-            .collect();
-        let mut select = query(
-            d,
-            &format!(
-                "SELECT DISTINCT aggregate_id::text AS aggregate_id FROM dead_letters
-                 WHERE projection = $1 AND status IN ('parked', 'blocked')
-                   AND aggregate_id IN ({})",
-                list.join(", ")
-            ),
-        )
-        .bind(PROJECTION_NAME);
-        for id in chunk {
-            select = select.bind(id.clone());
-        }
-        for row in select.fetch_all(&mut *conn).await? {
-            let id: String = row.try_get("aggregate_id")?;
-            if let Ok(id) = Uuid::parse_str(&id) {
-                blocked.insert(id);
-            }
+    let select = query(
+        d,
+        &format!(
+            "SELECT DISTINCT aggregate_id::text AS aggregate_id FROM dead_letters
+             WHERE projection = $1 AND status IN ('parked', 'blocked')
+               AND aggregate_id IN {}",
+            rows::list(d, 2, Ty::Uuid)
+        ),
+    )
+    .bind(PROJECTION_NAME)
+    .bind(rows::list_values(&ids));
+    for row in select.fetch_all(&mut *conn).await? {
+        let id: String = row.try_get("aggregate_id")?;
+        if let Ok(id) = Uuid::parse_str(&id) {
+            blocked.insert(id);
         }
     }
     Ok(blocked)
@@ -117,17 +109,17 @@ pub(super) async fn record(
         r#"INSERT INTO dead_letters (id, projection, partition, "offset", event_id, event_type,
              aggregate_id, error, attempts, status, parked_at) "#,
         &[
-            "::uuid",
-            "",
-            "",
-            "",
-            "::uuid",
-            "",
-            "::uuid",
-            "",
-            "",
-            "",
-            "::timestamptz",
+            Ty::Uuid,
+            Ty::Text,
+            Ty::Int,
+            Ty::Int,
+            Ty::Uuid,
+            Ty::Text,
+            Ty::Uuid,
+            Ty::Text,
+            Ty::Int,
+            Ty::Text,
+            Ty::Time,
         ],
         values,
         r#" ON CONFLICT (projection, partition, "offset") DO NOTHING"#,

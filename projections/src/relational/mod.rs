@@ -11,6 +11,7 @@
 mod apply;
 mod dead_letters;
 mod dialect;
+mod fold;
 pub mod postgres;
 mod processing;
 mod query;

@@ -16,13 +16,11 @@ use studio_domain::rules;
 
 use super::apply::{int, timestamp};
 use super::dialect::Dialect;
-use super::rows::{self, Val};
+use super::rows::{self, Ty, Val};
 use crate::ProjectionError;
 
 /// Largest analysis blob a projection reads (a long novel's is a few MB).
 const MAX_ANALYSIS_BYTES: u64 = 512 * 1024 * 1024;
-
-const UUID: &str = "::uuid";
 
 /// Tables holding what processing found, each keyed by `document_id`.
 const DERIVED: &[&str] = &[
@@ -82,70 +80,60 @@ pub(super) async fn refresh_character_names(
     d: Dialect,
     character_ids: &[String],
 ) -> Result<(), ProjectionError> {
-    for ids in character_ids.chunks(500) {
-        let list = placeholders(d, ids.len());
-        let mut delete = query(
-            d,
-            &format!("DELETE FROM character_names WHERE character_id IN ({list})"),
-        );
-        for id in ids {
-            delete = delete.bind(id.clone());
-        }
-        delete.execute(&mut *conn).await?;
-        let mut select = query(
-            d,
-            &format!(
-                "SELECT character_id::text AS character_id, owner_id::text AS owner_id, name,
-                   aliases::text AS aliases, origin FROM characters WHERE character_id IN ({list})"
-            ),
-        );
-        for id in ids {
-            select = select.bind(id.clone());
-        }
-        let found = select.fetch_all(&mut *conn).await?;
-        let mut values = Vec::new();
-        for row in &found {
-            let character: String = row.try_get("character_id")?;
-            let owner: String = row.try_get("owner_id")?;
-            let origin: String = row.try_get("origin")?;
-            let name: String = row.try_get("name")?;
-            let aliases: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("aliases")?)
-                .map_err(|e| ProjectionError::Corrupt(format!("aliases of {character}: {e}")))?;
-            let mut keys: Vec<String> = std::iter::once(name)
-                .chain(aliases)
-                .map(|n| rules::name_key(&n))
-                .collect();
-            keys.sort();
-            keys.dedup();
-            for key in keys {
-                values.push(vec![
-                    Val::Text(owner.clone()),
-                    Val::Text(key),
-                    Val::Text(character.clone()),
-                    Val::Text(origin.clone()),
-                ]);
-            }
-        }
-        rows::run(
-            conn,
-            d,
-            "INSERT INTO character_names (owner_id, name_key, character_id, origin) ",
-            &[UUID, "", UUID, ""],
-            values,
-            " ON CONFLICT DO NOTHING",
-        )
-        .await?;
+    if character_ids.is_empty() {
+        return Ok(());
     }
+    let ids = rows::list(d, 1, Ty::Uuid);
+    let list = rows::list_values(character_ids);
+    query(
+        d,
+        &format!("DELETE FROM character_names WHERE character_id IN {ids}"),
+    )
+    .bind(list.clone())
+    .execute(&mut *conn)
+    .await?;
+    let select = query(
+        d,
+        &format!(
+            "SELECT character_id::text AS character_id, owner_id::text AS owner_id, name,
+               aliases::text AS aliases, origin FROM characters WHERE character_id IN {ids}"
+        ),
+    )
+    .bind(list);
+    let found = select.fetch_all(&mut *conn).await?;
+    let mut values = Vec::new();
+    for row in &found {
+        let character: String = row.try_get("character_id")?;
+        let owner: String = row.try_get("owner_id")?;
+        let origin: String = row.try_get("origin")?;
+        let name: String = row.try_get("name")?;
+        let aliases: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("aliases")?)
+            .map_err(|e| ProjectionError::Corrupt(format!("aliases of {character}: {e}")))?;
+        let mut keys: Vec<String> = std::iter::once(name)
+            .chain(aliases)
+            .map(|n| rules::name_key(&n))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            values.push(vec![
+                Val::Text(owner.clone()),
+                Val::Text(key),
+                Val::Text(character.clone()),
+                Val::Text(origin.clone()),
+            ]);
+        }
+    }
+    rows::run(
+        conn,
+        d,
+        "INSERT INTO character_names (owner_id, name_key, character_id, origin) ",
+        &[Ty::Uuid, Ty::Text, Ty::Uuid, Ty::Text],
+        values,
+        " ON CONFLICT DO NOTHING",
+    )
+    .await?;
     Ok(())
-}
-
-/// `$1::uuid, $2::uuid, ...` for an `IN` list of ids.
-fn placeholders(d: Dialect, n: usize) -> String {
-    let cast = if d == Dialect::Postgres { "::uuid" } else { "" };
-    (1..=n)
-        .map(|i| format!("${i}{cast}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The document's columns and rows after one processing event.
@@ -253,7 +241,7 @@ pub(super) async fn event(
                 d,
                 "INSERT INTO document_characters (document_id, character_id, name, mentions,
                    first_mention, linked) ",
-                &[UUID, UUID, "", "", "", ""],
+                &[Ty::Uuid, Ty::Uuid, Ty::Text, Ty::Int, Ty::Int, Ty::Bool],
                 values,
                 " ON CONFLICT DO NOTHING",
             )
@@ -308,7 +296,7 @@ pub(super) async fn event(
                 conn,
                 d,
                 "INSERT INTO interactions (document_id, a, b, weight) ",
-                &[UUID, UUID, UUID, ""],
+                &[Ty::Uuid, Ty::Uuid, Ty::Uuid, Ty::Int],
                 values,
                 " ON CONFLICT DO NOTHING",
             )
@@ -410,7 +398,7 @@ async fn insert_chapters(
         conn,
         d,
         "INSERT INTO document_chapters (document_id, ordinal, title, start_offset, end_offset) ",
-        &[UUID, "", "", "", ""],
+        &[Ty::Uuid, Ty::Int, Ty::Text, Ty::Int, Ty::Int],
         values,
         " ON CONFLICT DO NOTHING",
     )
@@ -439,7 +427,7 @@ async fn insert_terms(
         conn,
         d,
         "INSERT INTO document_terms (document_id, rank, term, occurrences, score) ",
-        &[UUID, "", "", "", ""],
+        &[Ty::Uuid, Ty::Int, Ty::Text, Ty::Int, Ty::Real],
         values,
         " ON CONFLICT DO NOTHING",
     )
@@ -471,21 +459,10 @@ async fn insert_mentions(
         conn,
         d,
         "INSERT INTO mentions (document_id, start_offset, end_offset, character_id) ",
-        &[UUID, "", "", UUID],
+        &[Ty::Uuid, Ty::Int, Ty::Int, Ty::Uuid],
         values,
         " ON CONFLICT DO NOTHING",
     )
     .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn id_lists_cast_only_for_postgres() {
-        assert_eq!(placeholders(Dialect::Postgres, 2), "$1::uuid, $2::uuid");
-        assert_eq!(placeholders(Dialect::Sqlite, 2), "$1, $2");
-    }
 }

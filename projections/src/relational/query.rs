@@ -11,6 +11,7 @@ use studio_domain::document::processing::Stage;
 use studio_event_log::Position;
 use uuid::Uuid;
 
+use super::rows::{self, Ty};
 use super::{PROJECTION_NAME, Relational};
 use crate::{
     CastMemberView, Change, ChapterView, CharacterView, DocumentView, EventView, FailureView,
@@ -541,26 +542,23 @@ impl ReadModel for Relational {
         owner: Uuid,
         names: &[String],
     ) -> Result<Vec<NamedCharacter>, ProjectionError> {
-        let mut found = Vec::new();
-        for chunk in names.chunks(500) {
-            let keys: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
-            let sql = self.dialect.sql(&format!(
-                "SELECT character_id::text AS character_id, name_key, origin FROM character_names
-                 WHERE owner_id = $1::uuid AND name_key IN ({}) ORDER BY name_key, character_id",
-                keys.join(", ")
-            ));
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner.to_string());
-            for name in chunk {
-                query = query.bind(name.clone());
-            }
-            let rows = query.fetch_all(&self.reader).await?;
-            for row in &rows {
-                found.push(NamedCharacter {
-                    character_id: uuid(row, "character_id")?,
-                    name_key: row.try_get("name_key")?,
-                    origin: row.try_get("origin")?,
-                });
-            }
+        let sql = self.dialect.sql(&format!(
+            "SELECT character_id::text AS character_id, name_key, origin FROM character_names
+             WHERE owner_id = $1::uuid AND name_key IN {} ORDER BY name_key, character_id",
+            rows::list(self.dialect, 2, Ty::Text)
+        ));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(owner.to_string())
+            .bind(rows::list_values(names))
+            .fetch_all(&self.reader)
+            .await?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in &rows {
+            found.push(NamedCharacter {
+                character_id: uuid(row, "character_id")?,
+                name_key: row.try_get("name_key")?,
+                origin: row.try_get("origin")?,
+            });
         }
         Ok(found)
     }
