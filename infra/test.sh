@@ -10,13 +10,9 @@ require_rust_components
 
 log "starting the services the tests run against"
 # An assignment, so that a failing start stops the run (set -e).
-services=$(bash infra/local/up.sh s3 postgres)
+services=$(bash infra/local/up.sh s3 postgres kafka)
 eval "$services"
-# Databases the tests made in earlier runs.
-psql "$STUDIO_READ_MODEL" -Atc "SELECT datname FROM pg_database WHERE datname ~ '^studio_(e2e|test)_'" |
-    while read -r database; do
-        psql "$STUDIO_READ_MODEL" -qc "DROP DATABASE IF EXISTS \"$database\""
-    done
+bash infra/local/clean-test-data.sh
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

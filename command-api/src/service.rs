@@ -229,7 +229,10 @@ impl CommandService {
     {
         let aggregate_id: Uuid = id.into();
         if meta.may_be_retry
-            && let Some(outcome) = self.log.command_outcome(meta.command_id).await?
+            && let Some(outcome) = self
+                .log
+                .command_outcome(aggregate_id, meta.command_id)
+                .await?
         {
             self.forget(aggregate_id);
             return Ok(Executed {

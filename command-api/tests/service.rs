@@ -284,8 +284,12 @@ impl EventLog for Overtaken {
         }
         self.inner.append(request).await
     }
-    async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, LogError> {
-        self.inner.command_outcome(command_id).await
+    async fn command_outcome(
+        &self,
+        aggregate_id: Uuid,
+        command_id: Uuid,
+    ) -> Result<Option<AppendOutcome>, LogError> {
+        self.inner.command_outcome(aggregate_id, command_id).await
     }
     async fn read_stream(&self, aggregate_id: Uuid) -> Result<Vec<StoredEvent>, LogError> {
         self.inner.read_stream(aggregate_id).await

@@ -7,6 +7,7 @@
 //! underneath. [`EventLog`] is the port; [`sqlite::SqliteEventLog`] is the
 //! embedded adapter.
 
+mod append_check;
 pub mod audit;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -18,6 +19,7 @@ mod position;
 mod read_ahead;
 pub mod sqlite;
 
+pub use append_check::check_append;
 pub use envelope::{
     EnvelopeError, EventEnvelope, GENESIS_HASH, NewEvent, SPEC_VERSION, StreamHeader, envelope_hash,
 };

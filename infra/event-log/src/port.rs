@@ -47,14 +47,26 @@ pub trait EventLog: Send + Sync + 'static {
     /// Fixed when the log is created: changing it would move aggregates.
     fn partitions(&self) -> u32;
 
+    /// Whether every offset of a partition holds an event. Kafka's
+    /// transaction markers take offsets, so there they only grow.
+    fn dense_offsets(&self) -> bool {
+        true
+    }
+
     fn partition_of(&self, aggregate_id: &Uuid) -> u32 {
         partition_for(aggregate_id.to_string().as_bytes(), self.partitions())
     }
 
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, LogError>;
 
-    /// The outcome of a command already appended, if any.
-    async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, LogError>;
+    /// The outcome of a command already appended to this aggregate, if
+    /// any; `CommandIdReused` if the id was used for another aggregate
+    /// (which the Kafka log detects only within the aggregate's partition).
+    async fn command_outcome(
+        &self,
+        aggregate_id: Uuid,
+        command_id: Uuid,
+    ) -> Result<Option<AppendOutcome>, LogError>;
 
     /// Every event of one aggregate, in sequence order.
     async fn read_stream(&self, aggregate_id: Uuid) -> Result<Vec<StoredEvent>, LogError>;

@@ -30,7 +30,7 @@ use uuid::Uuid;
 use crate::envelope::GENESIS_HASH;
 use crate::{
     AppendOutcome, AppendRequest, EventEnvelope, EventLog, LogCursor, LogError, Position,
-    StoredEvent, partition_for,
+    StoredEvent, check_append, partition_for,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/event-log/sqlite");
@@ -364,11 +364,6 @@ async fn append_one(
         }
         return Ok(outcome);
     }
-    if request.events.is_empty() {
-        return Err(LogError::InvalidAppend(
-            "an append needs at least one event".into(),
-        ));
-    }
     let aggregate_id = request.aggregate_id.to_string();
     let head = sqlx::query(
         "SELECT aggregate_type, version, head_hash FROM streams WHERE aggregate_id = $1",
@@ -392,7 +387,7 @@ async fn append_one(
             actual: version,
         });
     }
-    let aggregate_type = check_chain(request, stream_type.as_deref(), version, &head_hash)?;
+    let aggregate_type = check_append(request, stream_type.as_deref(), version, &head_hash)?;
 
     let partition = partition_for(aggregate_id.as_bytes(), partitions);
     let slot = ends
@@ -466,65 +461,6 @@ async fn append_one(
     })
 }
 
-/// The events must continue the stream exactly: same subject, command and
-/// aggregate type, the next sequences, each chained to the one before with
-/// a correct hash. Returns the aggregate type.
-fn check_chain<'a>(
-    request: &'a AppendRequest,
-    stream_type: Option<&str>,
-    version: u64,
-    head_hash: &str,
-) -> Result<&'a str, LogError> {
-    let refuse = |what: String| Err(LogError::InvalidAppend(what));
-    let aggregate_type = request
-        .events
-        .first()
-        .map(|e| e.aggregatetype.as_str())
-        .unwrap_or_default();
-    if stream_type.is_some_and(|t| t != aggregate_type) {
-        return refuse(format!(
-            "stream {} holds {} events, not {aggregate_type}",
-            request.aggregate_id,
-            stream_type.unwrap_or_default()
-        ));
-    }
-    let mut prev = head_hash;
-    for (event, sequence) in request.events.iter().zip(version + 1..) {
-        if event.subject != request.aggregate_id {
-            return refuse(format!(
-                "event {} is about {}, not {}",
-                event.id, event.subject, request.aggregate_id
-            ));
-        }
-        if event.aggregatetype != aggregate_type {
-            return refuse(format!("event {} mixes aggregate types", event.id));
-        }
-        if event.commandid != request.command_id {
-            return refuse(format!(
-                "event {} belongs to command {}",
-                event.id, event.commandid
-            ));
-        }
-        if event.aggregatesequence != sequence {
-            return refuse(format!(
-                "event {} has sequence {}, the stream expects {sequence}",
-                event.id, event.aggregatesequence
-            ));
-        }
-        if event.prevhash != prev {
-            return refuse(format!(
-                "event {} does not chain to the stream head",
-                event.id
-            ));
-        }
-        if event.hash != event.computed_hash() {
-            return refuse(format!("event {} carries a wrong hash", event.id));
-        }
-        prev = &event.hash;
-    }
-    Ok(aggregate_type)
-}
-
 fn to_i64(n: u64) -> Result<i64, LogError> {
     i64::try_from(n).map_err(|_| LogError::InvalidAppend(format!("{n} is out of range")))
 }
@@ -592,9 +528,18 @@ impl EventLog for SqliteEventLog {
             .map_err(|_| LogError::Unavailable("the log writer has stopped".into()))?
     }
 
-    async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, LogError> {
+    async fn command_outcome(
+        &self,
+        aggregate_id: Uuid,
+        command_id: Uuid,
+    ) -> Result<Option<AppendOutcome>, LogError> {
         let mut conn = self.pool.acquire().await?;
-        find_outcome(&mut conn, command_id).await
+        match find_outcome(&mut conn, command_id).await? {
+            Some(outcome) if outcome.aggregate_id != aggregate_id => {
+                Err(LogError::CommandIdReused(command_id))
+            }
+            found => Ok(found),
+        }
     }
 
     async fn read_stream(&self, aggregate_id: Uuid) -> Result<Vec<StoredEvent>, LogError> {

@@ -37,9 +37,10 @@ impl EventLog for Split {
     }
     async fn command_outcome(
         &self,
+        aggregate_id: uuid::Uuid,
         command_id: uuid::Uuid,
     ) -> Result<Option<AppendOutcome>, LogError> {
-        self.reader.command_outcome(command_id).await
+        self.reader.command_outcome(aggregate_id, command_id).await
     }
     async fn read_stream(&self, aggregate_id: uuid::Uuid) -> Result<Vec<StoredEvent>, LogError> {
         self.reader.read_stream(aggregate_id).await
@@ -150,9 +151,10 @@ impl EventLog for TwoWriters {
     }
     async fn command_outcome(
         &self,
+        aggregate_id: uuid::Uuid,
         command_id: uuid::Uuid,
     ) -> Result<Option<AppendOutcome>, LogError> {
-        self.first.command_outcome(command_id).await
+        self.first.command_outcome(aggregate_id, command_id).await
     }
     async fn read_stream(&self, aggregate_id: uuid::Uuid) -> Result<Vec<StoredEvent>, LogError> {
         self.first.read_stream(aggregate_id).await

@@ -101,3 +101,15 @@ kafka_down() {
 kafka_env() {
     echo "export STUDIO_EVENT_LOG=kafka://127.0.0.1:$KAFKA_PORT"
 }
+
+# kafka_delete_topics REGEX: deletes the topics whose names match (the test
+# command clears what earlier runs left).
+kafka_delete_topics() {
+    local topics
+    topics="$(kcat -L -b "127.0.0.1:$KAFKA_PORT" -m 10 2>/dev/null |
+        sed -n 's/^ *topic "\([^"]*\)".*/\1/p' | grep -E "$1" || true)"
+    [ -n "$topics" ] || return 0
+    log "deleting $(echo "$topics" | wc -l) topics left by earlier test runs"
+    "${KAFKA_JAVA[@]}" org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
+        --delete --topic "$1" >/dev/null
+}

@@ -1,0 +1,259 @@
+//! `CommandProcessor`: the owners of the log's partitions. Processors form
+//! a consumer group on the requests topic; each partition it is assigned
+//! it takes (fencing the last owner, catching its store up), then carries
+//! out the partition's requests a batch at a time, one Kafka transaction
+//! per partition and batch.
+
+mod owner;
+mod store;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::join_all;
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use studio_event_log::LogError;
+use tokio_util::sync::CancellationToken;
+
+use self::owner::{Failed, Owner};
+use self::store::Store;
+use crate::KafkaConfig;
+use crate::cursor::kafka_partition;
+use crate::error::unavailable;
+use crate::topics::ensure_topics;
+use crate::wire::Request;
+
+/// Most requests carried out in one batch.
+const MAX_BATCH: usize = 2_000;
+/// Once a batch has its first request, how long it gathers more.
+const GATHER: Duration = Duration::from_millis(2);
+/// The pause before a partition that could not be taken is tried again.
+const RETAKE_AFTER: Duration = Duration::from_millis(500);
+
+/// Partitions assigned and revoked since the loop last looked, written by
+/// the consumer's rebalance callbacks (which run inside `recv`).
+#[derive(Default)]
+struct Changes {
+    assigned: BTreeSet<u32>,
+    revoked: BTreeSet<u32>,
+}
+
+struct GroupContext {
+    changes: Arc<Mutex<Changes>>,
+}
+
+impl ClientContext for GroupContext {}
+
+fn partitions_of(list: &TopicPartitionList) -> impl Iterator<Item = u32> + '_ {
+    list.elements()
+        .into_iter()
+        .filter_map(|e| u32::try_from(e.partition()).ok())
+}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let (Rebalance::Revoke(list), Ok(mut changes)) = (rebalance, self.changes.lock()) {
+            for p in partitions_of(list) {
+                changes.assigned.remove(&p);
+                changes.revoked.insert(p);
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let (Rebalance::Assign(list), Ok(mut changes)) = (rebalance, self.changes.lock()) {
+            for p in partitions_of(list) {
+                changes.revoked.remove(&p);
+                changes.assigned.insert(p);
+            }
+        }
+    }
+}
+
+pub struct CommandProcessor {
+    config: KafkaConfig,
+    store: Store,
+}
+
+impl CommandProcessor {
+    /// `store` is the processor's local copy of its partitions' events (a
+    /// cache; a fresh file is filled from the events topic).
+    pub async fn open(config: KafkaConfig, store: &Path) -> Result<Self, LogError> {
+        ensure_topics(&config).await?;
+        Ok(Self {
+            store: Store::open(store).await?,
+            config,
+        })
+    }
+
+    /// Carries out requests until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), LogError> {
+        let changes = Arc::new(Mutex::new(Changes::default()));
+        let consumer: StreamConsumer<GroupContext> = self
+            .config
+            .client()
+            .set("group.id", self.config.processor_group())
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("isolation.level", "read_committed")
+            .set("auto.offset.reset", "earliest")
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000")
+            .set("fetch.wait.max.ms", "5")
+            .create_with_context(GroupContext {
+                changes: changes.clone(),
+            })
+            .map_err(|e| unavailable("connecting to Kafka", e))?;
+        let topic = self.config.requests_topic();
+        consumer
+            .subscribe(&[&topic])
+            .map_err(|e| unavailable("joining the command processors", e))?;
+        tracing::info!(group = %self.config.processor_group(), %topic, "command processor started");
+        let mut owners: BTreeMap<u32, Owner> = BTreeMap::new();
+        // Assigned partitions not (yet) taken.
+        let mut untaken: BTreeSet<u32> = BTreeSet::new();
+        loop {
+            let batch = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                batch = gather(&consumer) => batch,
+            };
+            if let Ok(mut changes) = changes.lock() {
+                for p in std::mem::take(&mut changes.revoked) {
+                    owners.remove(&p);
+                    untaken.remove(&p);
+                }
+                untaken.extend(std::mem::take(&mut changes.assigned));
+            }
+            for p in untaken.clone() {
+                match Owner::take(&self.config, &self.store, p).await {
+                    Ok(owner) => {
+                        tracing::info!(partition = p, "took partition");
+                        owners.insert(p, owner);
+                        untaken.remove(&p);
+                    }
+                    Err(e) => tracing::warn!(partition = p, error = %e, "could not take partition"),
+                }
+            }
+            let Some(group) = consumer.group_metadata().map(Arc::new) else {
+                continue;
+            };
+            let mut by_partition: BTreeMap<u32, Vec<(i64, Request)>> = BTreeMap::new();
+            for (partition, offset, request) in batch? {
+                by_partition
+                    .entry(partition)
+                    .or_default()
+                    .push((offset, request));
+            }
+            // Requests of partitions this processor does not hold yet are
+            // read again once it does.
+            for (&p, requests) in &by_partition {
+                if untaken.contains(&p)
+                    && let Some(&(first, _)) = requests.first()
+                {
+                    rewind(&consumer, &topic, p, Offset::Offset(first));
+                }
+            }
+            let work = by_partition
+                .into_iter()
+                .filter_map(|(p, requests)| owners.get(&p).map(|o| (p, o, requests)))
+                .map(|(p, owner, requests)| {
+                    let group = group.clone();
+                    async move { (p, owner.handle(requests, group).await) }
+                });
+            let mut lost = Vec::new();
+            for (p, result) in join_all(work).await {
+                if let Err(Failed(reason)) = result {
+                    tracing::warn!(partition = p, %reason, "a batch failed; taking the partition again");
+                    lost.push(p);
+                }
+            }
+            for p in lost {
+                owners.remove(&p);
+                untaken.insert(p);
+                rewind(&consumer, &topic, p, committed(&consumer, &topic, p));
+            }
+            if !untaken.is_empty() {
+                tokio::time::sleep(RETAKE_AFTER).await;
+            }
+        }
+        tracing::info!("command processor stopped");
+        Ok(())
+    }
+}
+
+/// The next requests: the first one (waiting for it), then those that
+/// follow within `GATHER`, up to `MAX_BATCH`; each with its partition and
+/// offset. Unreadable records are logged and skipped (they get no reply).
+async fn gather(
+    consumer: &StreamConsumer<GroupContext>,
+) -> Result<Vec<(u32, i64, Request)>, LogError> {
+    let mut batch = Vec::new();
+    let mut deadline = None;
+    while batch.len() < MAX_BATCH {
+        let record = match deadline {
+            None => consumer.recv().await,
+            Some(deadline) => match tokio::time::timeout_at(deadline, consumer.recv()).await {
+                Ok(record) => record,
+                Err(_) => break,
+            },
+        };
+        deadline.get_or_insert_with(|| tokio::time::Instant::now() + GATHER);
+        let record = match record {
+            Ok(record) => record,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading requests");
+                break;
+            }
+        };
+        let Ok(partition) = u32::try_from(record.partition()) else {
+            continue;
+        };
+        match record.payload().map(serde_json::from_slice::<Request>) {
+            Some(Ok(request)) => batch.push((partition, record.offset(), request)),
+            other => tracing::warn!(
+                partition,
+                offset = record.offset(),
+                error = ?other.and_then(Result::err).map(|e| e.to_string()),
+                "skipping an unreadable request"
+            ),
+        }
+    }
+    Ok(batch)
+}
+
+fn rewind(consumer: &StreamConsumer<GroupContext>, topic: &str, partition: u32, to: Offset) {
+    let Ok(p) = kafka_partition(partition) else {
+        return;
+    };
+    if let Err(e) = consumer.seek(topic, p, to, Duration::from_secs(5)) {
+        tracing::warn!(partition, error = %e, "could not rewind the requests");
+    }
+}
+
+/// The group's committed offset of a partition (the first request not yet
+/// carried out).
+fn committed(consumer: &StreamConsumer<GroupContext>, topic: &str, partition: u32) -> Offset {
+    let mut list = TopicPartitionList::new();
+    let Ok(p) = kafka_partition(partition) else {
+        return Offset::Beginning;
+    };
+    if list
+        .add_partition(topic, p)
+        .set_offset(Offset::Invalid)
+        .is_err()
+    {
+        return Offset::Beginning;
+    }
+    match consumer.committed_offsets(list, Duration::from_secs(5)) {
+        Ok(found) => match found.find_partition(topic, p).map(|e| e.offset()) {
+            Some(Offset::Offset(o)) => Offset::Offset(o),
+            _ => Offset::Beginning,
+        },
+        Err(_) => Offset::Beginning,
+    }
+}

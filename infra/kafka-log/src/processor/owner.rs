@@ -1,0 +1,535 @@
+//! The owner of one partition: the only writer of its events. It checks
+//! each append against the stream heads it knows (the store, plus what the
+//! current batch appended), then writes the batch's events, the replies and
+//! the consumed request offset in one Kafka transaction, with a producer
+//! whose `transactional.id` belongs to the partition: whoever takes the
+//! partition next fences it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::try_join_all;
+use rdkafka::consumer::{Consumer, ConsumerGroupMetadata, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use studio_event_log::{
+    AppendOutcome, AppendRequest, EventEnvelope, LogError, Position, StoredEvent, check_append,
+};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::store::{Head, Store};
+use crate::KafkaConfig;
+use crate::cursor::{kafka_offset, kafka_partition};
+use crate::error::unavailable;
+use crate::record::{headers, stored_event};
+use crate::wire::{ReplyBody, Request, RequestBody, WireError, WireOutcome};
+
+/// Kafka's default limit on a record is 1 MiB: larger events are refused
+/// at the door rather than failing the transaction.
+const MAX_EVENT_BYTES: usize = 900_000;
+/// A page of a stream read.
+const MAX_REPLY_BYTES: usize = 512_000;
+/// How long catching up may wait for another owner's open transaction.
+const CATCH_UP_LIMIT: Duration = Duration::from_secs(90);
+
+/// Why a batch was not committed. Whatever happened to its transaction
+/// (aborted, fenced, or a commit of unknown fate), the owner is finished:
+/// the partition is taken again, which settles the transaction and brings
+/// the store up to what Kafka holds, and its requests are read again from
+/// the committed offset (an append that did land is then a duplicate).
+#[derive(Debug)]
+pub(crate) struct Failed(pub String);
+
+pub(crate) struct Owner {
+    partition: u32,
+    producer: FutureProducer,
+    config: KafkaConfig,
+    store: Store,
+}
+
+impl Owner {
+    /// Takes the partition: fences its previous owner (aborting whatever
+    /// that one left open), then brings the store up to the partition's
+    /// committed end.
+    pub(crate) async fn take(
+        config: &KafkaConfig,
+        store: &Store,
+        partition: u32,
+    ) -> Result<Self, LogError> {
+        let transaction_timeout = Duration::from_secs(30);
+        let producer: FutureProducer = config
+            .client()
+            .set("transactional.id", config.transactional_id(partition))
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "0")
+            .set(
+                "transaction.timeout.ms",
+                transaction_timeout.as_millis().to_string(),
+            )
+            .set(
+                "message.timeout.ms",
+                config
+                    .request_timeout
+                    .min(transaction_timeout)
+                    .as_millis()
+                    .to_string(),
+            )
+            .create()
+            .map_err(|e| unavailable("connecting to Kafka", e))?;
+        let init = producer.clone();
+        let timeout = config.request_timeout;
+        tokio::task::spawn_blocking(move || init.init_transactions(timeout))
+            .await
+            .map_err(|e| LogError::Unavailable(format!("taking partition {partition}: {e}")))?
+            .map_err(|e| unavailable(&format!("taking partition {partition}"), e))?;
+        catch_up(config, store, partition).await?;
+        Ok(Self {
+            partition,
+            producer,
+            config: config.clone(),
+            store: store.clone(),
+        })
+    }
+
+    /// Carries out `requests` (in the order they were read, each with its
+    /// offset in the requests topic) in one transaction.
+    pub(crate) async fn handle(
+        &self,
+        requests: Vec<(i64, Request)>,
+        group: Arc<ConsumerGroupMetadata>,
+    ) -> Result<(), Failed> {
+        let Some(&(last_offset, _)) = requests.last() else {
+            return Ok(());
+        };
+        self.producer
+            .begin_transaction()
+            .map_err(|e| failed("beginning a transaction", e))?;
+        match self.write(requests, last_offset, group).await {
+            Ok(appended) => self.remember(appended).await,
+            Err(failure) => {
+                let producer = self.producer.clone();
+                let timeout = self.config.request_timeout;
+                // Best effort: the next owner's init settles it anyway.
+                let _ =
+                    tokio::task::spawn_blocking(move || producer.abort_transaction(timeout)).await;
+                Err(failure)
+            }
+        }
+    }
+
+    async fn write(
+        &self,
+        requests: Vec<(i64, Request)>,
+        last_offset: i64,
+        group: Arc<ConsumerGroupMetadata>,
+    ) -> Result<Vec<StoredEvent>, Failed> {
+        let mut batch = Batch::default();
+        let mut answers = Vec::with_capacity(requests.len());
+        for (_, request) in requests {
+            let answer = self.answer(&mut batch, request.body).await?;
+            answers.push((request.id, request.reply_partition, answer));
+        }
+        // The events are written (not yet visible): their offsets are known.
+        let mut outcomes = Vec::with_capacity(batch.appends.len());
+        let mut stored = Vec::new();
+        for append in batch.appends {
+            let deliveries = try_join_all(append.deliveries.into_iter().map(delivered))
+                .await
+                .map_err(|e| Failed(format!("writing events: {e}")))?;
+            let mut positions = Vec::with_capacity(deliveries.len());
+            for (position, envelope) in deliveries.into_iter().zip(append.events) {
+                positions.push(position);
+                stored.push(StoredEvent { position, envelope });
+            }
+            outcomes.push(WireOutcome {
+                command_id: append.command_id,
+                aggregate_id: append.aggregate_id,
+                positions,
+                version: append.version,
+                duplicate: false,
+            });
+        }
+        let replies_topic = self.config.replies_topic();
+        for (request, reply_partition, answer) in answers {
+            let result = match answer {
+                Answer::Now(result) => result,
+                Answer::Appended(i) => outcome(&outcomes, i, false),
+                Answer::DuplicateOf(i) => outcome(&outcomes, i, true),
+            };
+            if reply_partition < 0 || reply_partition as u32 >= self.config.reply_partitions {
+                tracing::warn!(%request, reply_partition, "a request names no reply partition");
+                continue;
+            }
+            let payload = encode_reply(request, result);
+            let key = request.to_string();
+            self.producer
+                .send_result(
+                    FutureRecord::to(&replies_topic)
+                        .partition(reply_partition)
+                        .key(&key)
+                        .payload(&payload),
+                )
+                .map_err(|(e, _)| failed("writing a reply", e))?;
+        }
+        let mut consumed = TopicPartitionList::new();
+        consumed
+            .add_partition_offset(
+                &self.config.requests_topic(),
+                kafka_partition(self.partition).map_err(|e| Failed(e.to_string()))?,
+                Offset::Offset(last_offset + 1),
+            )
+            .map_err(|e| failed("recording the consumed requests", e))?;
+        let (producer, timeout) = (self.producer.clone(), self.config.request_timeout);
+        tokio::task::spawn_blocking(move || {
+            producer.send_offsets_to_transaction(&consumed, &group, timeout)?;
+            producer.commit_transaction(timeout)
+        })
+        .await
+        .map_err(|e| Failed(format!("committing: {e}")))?
+        .map_err(|e| failed("committing", e))?;
+        Ok(stored)
+    }
+
+    /// The answer to one request, given what the batch did before it.
+    async fn answer(&self, batch: &mut Batch, body: RequestBody) -> Result<Answer, Failed> {
+        let storage = |e: LogError| Failed(format!("reading the store: {e}"));
+        Ok(match body {
+            RequestBody::ReadStream {
+                aggregate_id,
+                from_sequence,
+            } => {
+                let (events, more) = self
+                    .store
+                    .read_stream(aggregate_id, from_sequence, MAX_REPLY_BYTES)
+                    .await
+                    .map_err(storage)?;
+                Answer::Now(Ok(ReplyBody::Stream { events, more }))
+            }
+            RequestBody::CommandOutcome {
+                aggregate_id,
+                command_id,
+            } => Answer::Now(
+                match self
+                    .store
+                    .outcome(self.partition, command_id)
+                    .await
+                    .map_err(storage)?
+                {
+                    Some(o) if o.aggregate_id != aggregate_id => {
+                        Err(WireError::CommandIdReused { command_id })
+                    }
+                    found => Ok(ReplyBody::Outcome {
+                        outcome: found.map(wire_outcome),
+                    }),
+                },
+            ),
+            RequestBody::Append {
+                aggregate_id,
+                expected_version,
+                command_id,
+                events,
+            } => {
+                let request = AppendRequest {
+                    aggregate_id,
+                    expected_version,
+                    command_id,
+                    events,
+                };
+                match self.append(batch, request).await? {
+                    Ok(answer) => answer,
+                    Err(refused) => Answer::Now(Err(refused.into())),
+                }
+            }
+        })
+    }
+
+    /// Checks an append and, when it holds, writes its events into the
+    /// open transaction.
+    async fn append(
+        &self,
+        batch: &mut Batch,
+        request: AppendRequest,
+    ) -> Result<Result<Answer, LogError>, Failed> {
+        let storage = |e: LogError| Failed(format!("reading the store: {e}"));
+        let (aggregate_id, command_id) = (request.aggregate_id, request.command_id);
+        if let Some(&(aggregate, i)) = batch.commands.get(&command_id) {
+            return Ok(if aggregate == aggregate_id {
+                Ok(Answer::DuplicateOf(i))
+            } else {
+                Err(LogError::CommandIdReused(command_id))
+            });
+        }
+        if let Some(first) = self
+            .store
+            .outcome(self.partition, command_id)
+            .await
+            .map_err(storage)?
+        {
+            return Ok(if first.aggregate_id == aggregate_id {
+                Ok(Answer::Now(Ok(ReplyBody::Appended(wire_outcome(first)))))
+            } else {
+                Err(LogError::CommandIdReused(command_id))
+            });
+        }
+        let head = match batch.heads.get(&aggregate_id) {
+            Some(head) => head.clone(),
+            None => self.store.head(aggregate_id).await.map_err(storage)?,
+        };
+        if head.version != request.expected_version {
+            return Ok(Err(LogError::Conflict {
+                aggregate_id,
+                expected: request.expected_version,
+                actual: head.version,
+            }));
+        }
+        let aggregate_type = match check_append(
+            &request,
+            head.aggregate_type.as_deref(),
+            head.version,
+            &head.hash,
+        ) {
+            Ok(t) => t.to_owned(),
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let mut records = Vec::with_capacity(request.events.len());
+        for event in &request.events {
+            if batch.event_ids.contains(&event.id)
+                || self.store.has_event(event.id).await.map_err(storage)?
+            {
+                return Ok(Err(LogError::InvalidAppend(format!(
+                    "event id {} is already in the log",
+                    event.id
+                ))));
+            }
+            let json = event.to_json();
+            if json.len() > MAX_EVENT_BYTES {
+                return Ok(Err(LogError::InvalidAppend(format!(
+                    "event {} is {} bytes; an event may have at most {MAX_EVENT_BYTES}",
+                    event.id,
+                    json.len()
+                ))));
+            }
+            records.push((json, headers(event)));
+        }
+        let topic = self.config.events_topic();
+        let key = aggregate_id.to_string();
+        let partition = kafka_partition(self.partition).map_err(|e| Failed(e.to_string()))?;
+        let mut deliveries = Vec::with_capacity(records.len());
+        for (json, headers) in records {
+            let delivery = self
+                .producer
+                .send_result(
+                    FutureRecord::to(&topic)
+                        .partition(partition)
+                        .key(&key)
+                        .payload(&json)
+                        .headers(headers),
+                )
+                .map_err(|(e, _)| failed("writing an event", e))?;
+            deliveries.push(delivery);
+        }
+        let last = request
+            .events
+            .last()
+            .map(|e| (e.aggregatesequence, e.hash.clone()));
+        let (version, hash) = last.unwrap_or((head.version, head.hash));
+        batch.heads.insert(
+            aggregate_id,
+            Head {
+                aggregate_type: Some(aggregate_type),
+                version,
+                hash,
+            },
+        );
+        batch.event_ids.extend(request.events.iter().map(|e| e.id));
+        batch
+            .commands
+            .insert(command_id, (aggregate_id, batch.appends.len()));
+        batch.appends.push(Append {
+            command_id,
+            aggregate_id,
+            version,
+            deliveries,
+            events: request.events,
+        });
+        Ok(Ok(Answer::Appended(batch.appends.len() - 1)))
+    }
+
+    /// After a commit: the store learns the batch's events.
+    async fn remember(&self, appended: Vec<StoredEvent>) -> Result<(), Failed> {
+        let Some(next) = appended.iter().map(|e| e.position.offset + 1).max() else {
+            return Ok(());
+        };
+        if let Err(e) = self.store.record(self.partition, &appended, next).await {
+            // Committed all the same: the store catches up from the topic.
+            tracing::warn!(partition = self.partition, error = %e, "the store missed a batch; catching up");
+            catch_up(&self.config, &self.store, self.partition)
+                .await
+                .map_err(|e| Failed(format!("catching up: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Batch {
+    heads: HashMap<Uuid, Head>,
+    commands: HashMap<Uuid, (Uuid, usize)>,
+    event_ids: HashSet<Uuid>,
+    appends: Vec<Append>,
+}
+
+struct Append {
+    command_id: Uuid,
+    aggregate_id: Uuid,
+    version: u64,
+    deliveries: Vec<DeliveryFuture>,
+    events: Vec<EventEnvelope>,
+}
+
+enum Answer {
+    Now(Result<ReplyBody, WireError>),
+    Appended(usize),
+    DuplicateOf(usize),
+}
+
+fn outcome(outcomes: &[WireOutcome], i: usize, duplicate: bool) -> Result<ReplyBody, WireError> {
+    outcomes
+        .get(i)
+        .map(|o| {
+            ReplyBody::Appended(WireOutcome {
+                duplicate,
+                ..o.clone()
+            })
+        })
+        .ok_or_else(|| WireError::Corrupt {
+            message: "an answer lost its append".into(),
+        })
+}
+
+/// A reply that cannot be encoded is answered with the reason, so one bad
+/// request cannot stall its partition.
+fn encode_reply(request: Uuid, result: Result<ReplyBody, WireError>) -> Vec<u8> {
+    serde_json::to_vec(&crate::wire::Reply { request, result }).unwrap_or_else(|e| {
+        let refusal = crate::wire::Reply {
+            request,
+            result: Err(WireError::Corrupt {
+                message: format!("the answer could not be encoded: {e}"),
+            }),
+        };
+        serde_json::to_vec(&refusal).unwrap_or_default()
+    })
+}
+
+fn wire_outcome(o: AppendOutcome) -> WireOutcome {
+    WireOutcome {
+        command_id: o.command_id,
+        aggregate_id: o.aggregate_id,
+        positions: o.positions,
+        version: o.version,
+        duplicate: true,
+    }
+}
+
+async fn delivered(delivery: DeliveryFuture) -> Result<Position, String> {
+    match delivery.await {
+        Ok(Ok(d)) => Ok(Position {
+            partition: u32::try_from(d.partition).map_err(|e| e.to_string())?,
+            offset: u64::try_from(d.offset).map_err(|e| e.to_string())?,
+        }),
+        Ok(Err((e, _))) => Err(e.to_string()),
+        Err(_) => Err("the producer went away".into()),
+    }
+}
+
+fn failed(what: &str, e: KafkaError) -> Failed {
+    Failed(format!("{what}: {e}"))
+}
+
+/// Reads the partition's committed events the store lacks, up to the
+/// partition's end as it is after this owner fenced the last one.
+pub(crate) async fn catch_up(
+    config: &KafkaConfig,
+    store: &Store,
+    partition: u32,
+) -> Result<(), LogError> {
+    let consumer: StreamConsumer = config
+        .reader()
+        .create()
+        .map_err(|e| unavailable("connecting to Kafka", e))?;
+    let consumer = Arc::new(consumer);
+    let topic = config.events_topic();
+    let kafka_p = kafka_partition(partition)?;
+    let (marks, for_topic, timeout) = (consumer.clone(), topic.clone(), config.request_timeout);
+    let (_, high) =
+        tokio::task::spawn_blocking(move || marks.fetch_watermarks(&for_topic, kafka_p, timeout))
+            .await
+            .map_err(|e| LogError::Unavailable(format!("reading partition {partition}: {e}")))?
+            .map_err(|e| unavailable(&format!("reading partition {partition}"), e))?;
+    let high = u64::try_from(high).unwrap_or(0);
+    let mut next = store.next_offset(partition).await?;
+    if next > high {
+        tracing::warn!(
+            partition,
+            next,
+            high,
+            "the store is ahead of the topic (recreated?): rebuilding it"
+        );
+        store.reset(partition).await?;
+        next = 0;
+    }
+    if next >= high {
+        return Ok(());
+    }
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(&topic, kafka_p, kafka_offset(next)?)
+        .map_err(|e| unavailable("positioning a reader", e))?;
+    consumer
+        .assign(&assignment)
+        .map_err(|e| unavailable("positioning a reader", e))?;
+    let deadline = Instant::now() + CATCH_UP_LIMIT;
+    let mut pending = Vec::new();
+    loop {
+        let record = tokio::time::timeout_at(deadline, consumer.recv())
+            .await
+            .map_err(|_| {
+                LogError::Unavailable(format!(
+                    "partition {partition} did not settle within {CATCH_UP_LIMIT:?} \
+                     (a transaction of another owner stays open)"
+                ))
+            })?;
+        match record {
+            Ok(record) => {
+                let event = stored_event(&record)?;
+                next = event.position.offset + 1;
+                pending.push(event);
+                if pending.len() >= 1000 {
+                    store.record(partition, &pending, next).await?;
+                    pending.clear();
+                }
+            }
+            Err(KafkaError::PartitionEOF(_)) => {
+                let position = consumer
+                    .position()
+                    .ok()
+                    .and_then(|list| {
+                        list.find_partition(&topic, kafka_p)
+                            .and_then(|p| p.offset().to_raw())
+                    })
+                    .and_then(|o| u64::try_from(o).ok())
+                    .unwrap_or(next);
+                next = next.max(position);
+                if next >= high {
+                    break;
+                }
+            }
+            Err(e) => return Err(unavailable(&format!("reading partition {partition}"), e)),
+        }
+    }
+    store.record(partition, &pending, next).await
+}

@@ -1,0 +1,231 @@
+//! The processor's local copy of its partitions' events (SQLite): a cache
+//! of the events topic, written only with committed events, so it can
+//! always be brought up to date (or rebuilt) from the topic.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
+use sqlx::{Row, SqliteConnection};
+use studio_event_log::{AppendOutcome, LogError, Position, StoredEvent};
+use studio_sqlite::Durability;
+use uuid::Uuid;
+
+use crate::wire::WireEvent;
+
+static MIGRATOR: sqlx::migrate::Migrator =
+    sqlx::migrate!("../../migrations/command-processor/sqlite");
+
+/// A stream's head: its type, version and last hash.
+#[derive(Clone, Debug)]
+pub(crate) struct Head {
+    pub aggregate_type: Option<String>,
+    pub version: u64,
+    pub hash: String,
+}
+
+#[derive(Clone)]
+pub(crate) struct Store {
+    pool: SqlitePool,
+}
+
+fn int(n: u64) -> Result<i64, LogError> {
+    i64::try_from(n).map_err(|_| LogError::Corrupt(format!("{n} is out of range")))
+}
+
+fn unsigned(n: i64) -> Result<u64, LogError> {
+    u64::try_from(n).map_err(|_| LogError::Corrupt(format!("negative number {n}")))
+}
+
+impl Store {
+    pub(crate) async fn open(path: &Path) -> Result<Self, LogError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| LogError::Unavailable(format!("{}: {e}", dir.display())))?;
+        }
+        let options = studio_sqlite::options(path, Durability::ProcessCrash);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| LogError::Corrupt(format!("command processor store: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    pub(crate) async fn next_offset(&self, partition: u32) -> Result<u64, LogError> {
+        let next: Option<i64> =
+            sqlx::query_scalar("SELECT next_offset FROM partitions WHERE partition = $1")
+                .bind(i64::from(partition))
+                .fetch_optional(&self.pool)
+                .await?;
+        unsigned(next.unwrap_or(0))
+    }
+
+    /// Forgets the partition (its topic was recreated).
+    pub(crate) async fn reset(&self, partition: u32) -> Result<(), LogError> {
+        let mut tx = self.pool.begin().await?;
+        for sql in [
+            "DELETE FROM events WHERE partition = $1",
+            "DELETE FROM partitions WHERE partition = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(i64::from(partition))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records committed events of `partition` and that the copy has read
+    /// up to `next_offset`.
+    pub(crate) async fn record(
+        &self,
+        partition: u32,
+        events: &[StoredEvent],
+        next_offset: u64,
+    ) -> Result<(), LogError> {
+        let mut tx = self.pool.begin().await?;
+        for event in events {
+            insert(&mut tx, event).await?;
+        }
+        sqlx::query(
+            "INSERT INTO partitions (partition, next_offset) VALUES ($1, $2)
+             ON CONFLICT (partition) DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)",
+        )
+        .bind(i64::from(partition))
+        .bind(int(next_offset)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn head(&self, aggregate_id: Uuid) -> Result<Head, LogError> {
+        let row = sqlx::query(
+            "SELECT aggregate_type, sequence, hash FROM events WHERE aggregate_id = $1
+             ORDER BY sequence DESC LIMIT 1",
+        )
+        .bind(aggregate_id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => Head {
+                aggregate_type: Some(row.try_get("aggregate_type")?),
+                version: unsigned(row.try_get("sequence")?)?,
+                hash: row.try_get("hash")?,
+            },
+            None => Head {
+                aggregate_type: None,
+                version: 0,
+                hash: studio_event_log::GENESIS_HASH.to_owned(),
+            },
+        })
+    }
+
+    pub(crate) async fn has_event(&self, event_id: Uuid) -> Result<bool, LogError> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM events WHERE event_id = $1")
+            .bind(event_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// The first outcome of a command appended in `partition`.
+    pub(crate) async fn outcome(
+        &self,
+        partition: u32,
+        command_id: Uuid,
+    ) -> Result<Option<AppendOutcome>, LogError> {
+        let rows = sqlx::query(
+            r#"SELECT aggregate_id, "offset", sequence FROM events
+               WHERE partition = $1 AND command_id = $2 ORDER BY "offset""#,
+        )
+        .bind(i64::from(partition))
+        .bind(command_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let aggregate: String = first.try_get("aggregate_id")?;
+        let mut positions = Vec::with_capacity(rows.len());
+        let mut version = 0;
+        for row in &rows {
+            positions.push(Position {
+                partition,
+                offset: unsigned(row.try_get("offset")?)?,
+            });
+            version = version.max(unsigned(row.try_get("sequence")?)?);
+        }
+        Ok(Some(AppendOutcome {
+            command_id,
+            aggregate_id: Uuid::from_str(&aggregate)
+                .map_err(|e| LogError::Corrupt(format!("aggregate id {aggregate}: {e}")))?,
+            positions,
+            version,
+            duplicate: true,
+        }))
+    }
+
+    /// Events of a stream from `from_sequence` on, as many as fit in
+    /// about `max_bytes`; and whether more follow.
+    pub(crate) async fn read_stream(
+        &self,
+        aggregate_id: Uuid,
+        from_sequence: u64,
+        max_bytes: usize,
+    ) -> Result<(Vec<WireEvent>, bool), LogError> {
+        let rows = sqlx::query(
+            r#"SELECT partition, "offset", envelope FROM events
+               WHERE aggregate_id = $1 AND sequence >= $2 ORDER BY sequence"#,
+        )
+        .bind(aggregate_id.to_string())
+        .bind(int(from_sequence)?)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut events = Vec::new();
+        let mut size = 0;
+        for row in &rows {
+            let envelope: String = row.try_get("envelope")?;
+            if !events.is_empty() && size + envelope.len() > max_bytes {
+                return Ok((events, true));
+            }
+            size += envelope.len();
+            events.push(WireEvent {
+                position: Position {
+                    partition: u32::try_from(row.try_get::<i64, _>("partition")?)
+                        .map_err(|_| LogError::Corrupt("partition out of range".into()))?,
+                    offset: unsigned(row.try_get("offset")?)?,
+                },
+                envelope,
+            });
+        }
+        Ok((events, false))
+    }
+}
+
+async fn insert(conn: &mut SqliteConnection, event: &StoredEvent) -> Result<(), LogError> {
+    let e = &event.envelope;
+    sqlx::query(
+        r#"INSERT INTO events (partition, "offset", aggregate_id, aggregate_type, sequence,
+             event_id, command_id, hash, envelope)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT DO NOTHING"#,
+    )
+    .bind(i64::from(event.position.partition))
+    .bind(int(event.position.offset)?)
+    .bind(e.subject.to_string())
+    .bind(&e.aggregatetype)
+    .bind(int(e.aggregatesequence)?)
+    .bind(e.id.to_string())
+    .bind(e.commandid.to_string())
+    .bind(&e.hash)
+    .bind(e.to_json())
+    .execute(conn)
+    .await?;
+    Ok(())
+}

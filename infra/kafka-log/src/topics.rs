@@ -1,0 +1,98 @@
+//! The topics the log needs, created when missing.
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::types::RDKafkaErrorCode;
+use studio_event_log::LogError;
+
+use crate::KafkaConfig;
+use crate::error::unavailable;
+
+/// Creates the events topic (kept forever), the requests topic (a week)
+/// and the replies topic (a day) when they are missing, and checks that
+/// the events and requests topics have the configured partitions: an
+/// aggregate's requests and events must land in partitions of one number.
+pub async fn ensure_topics(config: &KafkaConfig) -> Result<(), LogError> {
+    let admin: AdminClient<DefaultClientContext> = config
+        .client()
+        .create()
+        .map_err(|e| unavailable("connecting to Kafka", e))?;
+    let partitions = i32::try_from(config.partitions)
+        .map_err(|_| LogError::InvalidAppend("too many partitions".into()))?;
+    let replies = i32::try_from(config.reply_partitions)
+        .map_err(|_| LogError::InvalidAppend("too many reply partitions".into()))?;
+    let replication = || TopicReplication::Fixed(config.replication_factor);
+    let (events, requests, replies_topic) = (
+        config.events_topic(),
+        config.requests_topic(),
+        config.replies_topic(),
+    );
+    let wanted = [
+        NewTopic::new(&events, partitions, replication())
+            .set("retention.ms", "-1")
+            .set("retention.bytes", "-1")
+            .set("cleanup.policy", "delete"),
+        NewTopic::new(&requests, partitions, replication()).set("retention.ms", "604800000"),
+        NewTopic::new(&replies_topic, replies, replication()).set("retention.ms", "86400000"),
+    ];
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .create_topics(&wanted, &options)
+        .await
+        .map_err(|e| unavailable("creating the topics", e))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(LogError::Unavailable(format!(
+                    "creating topic {topic}: {code}"
+                )));
+            }
+        }
+    }
+    for topic in [&events, &requests] {
+        let mut found = partition_count(config, topic).await?;
+        // A topic just created may take a moment to show in the metadata.
+        let mut waited = 0;
+        while found == 0 && waited < 50 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            waited += 1;
+            found = partition_count(config, topic).await?;
+        }
+        if found != config.partitions {
+            return Err(LogError::Corrupt(format!(
+                "topic {topic} has {found} partitions; the log is configured with {}",
+                config.partitions
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The partitions of `topic` (a blocking metadata request, off the
+/// executor's threads).
+pub(crate) async fn partition_count(config: &KafkaConfig, topic: &str) -> Result<u32, LogError> {
+    let client = config.client();
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = client
+            .create()
+            .map_err(|e| unavailable("connecting to Kafka", e))?;
+        let metadata = consumer
+            .fetch_metadata(Some(&topic), Duration::from_secs(10))
+            .map_err(|e| unavailable("reading topic metadata", e))?;
+        let count = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .map(|t| t.partitions().len())
+            .unwrap_or_default();
+        u32::try_from(count)
+            .map_err(|_| LogError::Corrupt(format!("topic {topic}: {count} partitions")))
+    })
+    .await
+    .map_err(|e| LogError::Unavailable(format!("reading topic metadata: {e}")))?
+}
