@@ -16,9 +16,12 @@ pub struct Settings {
     pub data_dir: PathBuf,
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// `sqlite` (embedded, in the data directory).
+    /// `sqlite` (embedded, in the data directory) or Apache Kafka,
+    /// `kafka://host:port[,host:port...]` (see `[kafka]`).
     #[serde(default = "default_embedded")]
     pub event_log: String,
+    #[serde(default)]
+    pub kafka: KafkaSettings,
     /// `sqlite` (embedded, in the data directory) or a PostgreSQL URL,
     /// `postgres://user:password@host:port/database`.
     #[serde(default = "default_embedded")]
@@ -35,7 +38,8 @@ pub struct Settings {
     /// Otherwise the usual AWS_* variables or instance credentials apply.
     pub s3_access_key: Option<String>,
     pub s3_secret_key: Option<String>,
-    /// Partitions of a new event log.
+    /// Partitions of a new event log (embedded or Kafka; fixed once the
+    /// log exists).
     #[serde(default = "default_partitions")]
     pub partitions: u32,
     /// Whether the embedded log syncs every commit to disk before it
@@ -59,6 +63,42 @@ pub struct Settings {
     pub privacy: PrivacySettings,
     #[serde(default)]
     pub processing: ProcessingSettings,
+}
+
+/// The event log on Kafka.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSettings {
+    /// Topics are `<prefix>.events`, `<prefix>.requests`, `<prefix>.replies`.
+    #[serde(default = "default_topic_prefix")]
+    pub topic_prefix: String,
+    /// How long a command waits for its command processor before the
+    /// client gets a retryable error.
+    #[serde(default = "default_kafka_timeout")]
+    pub request_timeout_ms: u64,
+    /// Replicas of the topics `studio` creates (1 on a single broker).
+    #[serde(default = "default_replication")]
+    pub replication_factor: i32,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        Self {
+            topic_prefix: default_topic_prefix(),
+            request_timeout_ms: default_kafka_timeout(),
+            replication_factor: default_replication(),
+        }
+    }
+}
+
+fn default_topic_prefix() -> String {
+    "studio".into()
+}
+fn default_kafka_timeout() -> u64 {
+    10_000
+}
+fn default_replication() -> i32 {
+    1
 }
 
 /// The document pipeline.
@@ -284,11 +324,23 @@ impl Settings {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        if self.event_log != "sqlite" {
+        if self.event_log != "sqlite" && self.kafka_brokers().is_none() {
             bail!(
-                "event_log {:?} is not available: use \"sqlite\" (embedded)",
+                "event_log {:?} is not available: use \"sqlite\" (embedded) or kafka://host:port",
                 self.event_log
             );
+        }
+        let prefix = &self.kafka.topic_prefix;
+        if prefix.is_empty()
+            || prefix.len() > 200
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            bail!("kafka.topic_prefix must be 1 to 200 of [a-zA-Z0-9._-]");
+        }
+        if self.kafka.request_timeout_ms == 0 || self.kafka.replication_factor < 1 {
+            bail!("kafka.request_timeout_ms and kafka.replication_factor must be at least 1");
         }
         if self.read_model != "sqlite" && self.postgres_read_model().is_none() {
             bail!(
@@ -336,6 +388,28 @@ impl Settings {
         } else {
             studio_command_api::ForgottenWork::Keep
         }
+    }
+
+    /// The brokers of the Kafka log, when the log is not embedded.
+    pub fn kafka_brokers(&self) -> Option<&str> {
+        self.event_log
+            .strip_prefix("kafka://")
+            .filter(|brokers| !brokers.is_empty() && !brokers.contains('/'))
+    }
+
+    /// The Kafka log's settings, when the log is on Kafka.
+    pub fn kafka_log(&self) -> Option<studio_kafka_log::KafkaConfig> {
+        self.kafka_brokers().map(|brokers| {
+            let mut config = studio_kafka_log::KafkaConfig::new(
+                brokers,
+                self.kafka.topic_prefix.clone(),
+                self.partitions,
+            );
+            config.request_timeout =
+                std::time::Duration::from_millis(self.kafka.request_timeout_ms);
+            config.replication_factor = self.kafka.replication_factor;
+            config
+        })
     }
 
     /// The PostgreSQL URL of the read model, when it is not embedded.

@@ -37,6 +37,9 @@ enum Action {
     Serve,
     /// Runs the command API alone: REST commands onto the event log.
     CommandApi,
+    /// Runs a command processor (event log on Kafka): owns some of the
+    /// log's partitions and carries out the appends sent to them.
+    CommandProcessor,
     /// Runs the projector alone: the event log into the read model.
     Projector {
         /// `relational` (the default, on whichever database is configured)
@@ -111,6 +114,9 @@ fn main() -> ExitCode {
         match cli.command {
             Action::Serve => roles::serve(settings).await.map(|()| ExitCode::SUCCESS),
             Action::CommandApi => roles::command_api(settings)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Action::CommandProcessor => roles::command_processor(settings)
                 .await
                 .map(|()| ExitCode::SUCCESS),
             Action::Projector { projection } => roles::projector(settings, &projection)

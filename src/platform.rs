@@ -19,6 +19,7 @@ use studio_domain::user::{RegisterUser, Registrar, UserAggregate, UserCommand};
 use studio_domain::{Role, rules};
 use studio_event_log::EventLog;
 use studio_event_log::sqlite::{SqliteEventLog, SqliteLogOptions};
+use studio_kafka_log::{CommandProcessor, KafkaConfig, KafkaEventLog};
 use studio_object_store::{ObjectBlobStore, S3Settings};
 use studio_privacy::{PersonalData, SqliteKeyStore};
 use studio_processing::{Pipeline, Processor, SqliteCheckpoints};
@@ -37,6 +38,8 @@ pub enum Store {
     ReadModel,
     /// The document pipeline's checkpoint.
     Processor,
+    /// A command processor's copy of its partitions (Kafka log).
+    CommandProcessor,
 }
 
 impl Store {
@@ -45,6 +48,7 @@ impl Store {
             Self::EventLog => "events.lock",
             Self::ReadModel => "read-model.lock",
             Self::Processor => "processor.lock",
+            Self::CommandProcessor => "command-processor.lock",
         }
     }
 
@@ -53,6 +57,10 @@ impl Store {
             Self::EventLog => "the event log (studio serve or studio command-api)",
             Self::ReadModel => "the read model (studio serve, studio projector or studio replay)",
             Self::Processor => "the document pipeline (studio serve or studio processor)",
+            Self::CommandProcessor => {
+                "a command processor's store (studio serve or studio command-processor); \
+                 give each command processor a data directory of its own"
+            }
         }
     }
 }
@@ -78,6 +86,15 @@ pub fn lock(settings: &Settings, store: Store) -> anyhow::Result<File> {
     Ok(file)
 }
 
+/// The embedded log's writer lock. A Kafka log needs none: its command
+/// processors order the writes, whichever processes send them.
+pub fn log_lock(settings: &Settings) -> anyhow::Result<Option<File>> {
+    if settings.kafka_brokers().is_some() {
+        return Ok(None);
+    }
+    lock(settings, Store::EventLog).map(Some)
+}
+
 pub fn event_log_path(settings: &Settings) -> PathBuf {
     settings.data_dir.join("events.db")
 }
@@ -86,8 +103,11 @@ pub fn read_model_path(settings: &Settings) -> PathBuf {
     settings.data_dir.join("read-model.db")
 }
 
-/// The log, for appending (the process must hold the event log's lock).
+/// The log, for appending (the process must hold `log_lock`).
 pub async fn log_writer(settings: &Settings) -> anyhow::Result<Arc<dyn EventLog>> {
+    if let Some(config) = settings.kafka_log() {
+        return kafka_log(config).await;
+    }
     let path = event_log_path(settings);
     let log = SqliteEventLog::open(
         &path,
@@ -103,11 +123,37 @@ pub async fn log_writer(settings: &Settings) -> anyhow::Result<Arc<dyn EventLog>
 
 /// The log, for reading and tailing what another process appends.
 pub async fn log_reader(settings: &Settings) -> anyhow::Result<Arc<dyn EventLog>> {
+    if let Some(config) = settings.kafka_log() {
+        return kafka_log(config).await;
+    }
     let path = event_log_path(settings);
     let log = SqliteEventLog::open_reader(&path)
         .await
         .with_context(|| format!("opening the event log {}", path.display()))?;
     Ok(Arc::new(log))
+}
+
+async fn kafka_log(config: KafkaConfig) -> anyhow::Result<Arc<dyn EventLog>> {
+    let brokers = config.brokers.clone();
+    let log = KafkaEventLog::connect(config)
+        .await
+        .with_context(|| format!("connecting to the event log on Kafka at {brokers}"))?;
+    Ok(Arc::new(log))
+}
+
+/// The owner of some of the Kafka log's partitions, with its store in the
+/// data directory (the process must hold the command processor's lock).
+pub async fn command_processor(settings: &Settings) -> anyhow::Result<CommandProcessor> {
+    let Some(config) = settings.kafka_log() else {
+        bail!(
+            "the event log is embedded (event_log = \"sqlite\"), which needs no command processor: \
+             set event_log to kafka://host:port"
+        );
+    };
+    let path = settings.data_dir.join("command-processor.db");
+    CommandProcessor::open(config, &path)
+        .await
+        .with_context(|| format!("starting a command processor (store {})", path.display()))
 }
 
 /// Personal data sealing, with the key store under the data directory.

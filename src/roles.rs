@@ -19,9 +19,15 @@ use crate::platform::{self, Identity, Store};
 /// Everything in one process: command API, projector, document pipeline,
 /// query API.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let _log_lock = platform::lock(&settings, Store::EventLog)?;
+    let _log_lock = platform::log_lock(&settings)?;
     let _read_model_lock = platform::lock(&settings, Store::ReadModel)?;
     let _processor_lock = platform::lock(&settings, Store::Processor)?;
+    let shutdown = CancellationToken::new();
+    // With the log on Kafka, this process owns partitions too.
+    let command_processor = match settings.kafka_brokers() {
+        Some(_) => Some(spawn_command_processor(&settings, shutdown.clone()).await?),
+        None => None,
+    };
     let identity = Identity::load(&settings)?;
     let log = platform::log_writer(&settings).await?;
     let blobs = platform::blobs(&settings).await?;
@@ -36,7 +42,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     platform::bootstrap_admin(&settings, &identity, &service).await?;
 
     let progress = LocalProgress::new();
-    let shutdown = CancellationToken::new();
     let projector = tokio::spawn(
         Projector::new(
             log.clone(),
@@ -92,12 +97,49 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .context("the projector task")?
         .context("the projector")?;
+    if let Some((task, _lock)) = command_processor {
+        task.await
+            .context("the command processor task")?
+            .context("the command processor")?;
+    }
     served
+}
+
+type CommandProcessorTask = (
+    tokio::task::JoinHandle<Result<(), studio_event_log::LogError>>,
+    std::fs::File,
+);
+
+/// A command processor in this process, until `shutdown`; holds its lock.
+async fn spawn_command_processor(
+    settings: &Settings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<CommandProcessorTask> {
+    let lock = platform::lock(settings, Store::CommandProcessor)?;
+    let processor = platform::command_processor(settings).await?;
+    Ok((tokio::spawn(processor.run(shutdown)), lock))
+}
+
+/// A command processor alone: owns some of the Kafka log's partitions and
+/// carries out the appends sent to them. Run as many as there are
+/// partitions to spread; each needs a data directory of its own.
+pub async fn command_processor(settings: Settings) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let (task, _lock) = spawn_command_processor(&settings, shutdown.clone()).await?;
+    tracing::info!(data_dir = %settings.data_dir.display(), "studio command-processor is running");
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        stop_signal().await;
+        stop.cancel();
+    });
+    task.await
+        .context("the command processor task")?
+        .context("the command processor")
 }
 
 /// The write side alone: REST commands onto the event log.
 pub async fn command_api(settings: Settings) -> anyhow::Result<()> {
-    let _log_lock = platform::lock(&settings, Store::EventLog)?;
+    let _log_lock = platform::log_lock(&settings)?;
     let identity = Identity::load(&settings)?;
     let log = platform::log_writer(&settings).await?;
     let blobs = platform::blobs(&settings).await?;

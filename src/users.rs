@@ -9,7 +9,7 @@ use studio_domain::{Actor, UserId};
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::platform::{self, Store};
+use crate::platform;
 
 #[derive(Subcommand)]
 pub enum UsersCommand {
@@ -44,7 +44,7 @@ impl From<WorkPolicy> for ForgottenWork {
 pub async fn run(settings: Settings, command: UsersCommand) -> anyhow::Result<()> {
     match command {
         UsersCommand::Forget { user_id, work } => {
-            let _lock = platform::lock(&settings, Store::EventLog).context(
+            let _lock = platform::log_lock(&settings).context(
                 "the server is running: forget through the admin GraphQL mutation forgetUser",
             )?;
             let log = platform::log_writer(&settings).await?;

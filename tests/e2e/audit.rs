@@ -9,7 +9,10 @@ use serde_json::{Value, json};
 use studio_event_log::sqlite::{SqliteEventLog, SqliteLogOptions};
 use studio_event_log::{AppendRequest, EventEnvelope, EventLog};
 
-use crate::support::{Server, studio};
+use studio_kafka_log::CommandProcessor;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{Server, all_events, e2e_kafka, kafka_config, open_log, studio};
 
 fn run(server: &Server, args: &[&str]) -> Output {
     let mut command = studio();
@@ -161,6 +164,61 @@ async fn verify_digest_history_state_and_actor() {
         .expect(201);
     succeeded(run(&server, &["audit", "verify", "--digest", &digest]));
     server.stop();
+    tamper(&server, &id).await;
+    let tampered = run(&server, &["audit", "verify"]);
+    assert!(!tampered.status.success(), "verify passed a tampered log");
+    let report = stdout(&tampered);
+    assert!(
+        report.contains("BROKEN") && report.contains(&id) && report.contains("sequence 2"),
+        "{report}\n{}",
+        String::from_utf8_lossy(&tampered.stderr)
+    );
+    // The digest covers the log up to where it was taken: rewritten in
+    // place (embedded) it fails; Kafka's records cannot be rewritten, only
+    // followed by a forgery, so that part still verifies.
+    assert_eq!(
+        run(&server, &["audit", "verify", "--digest", &digest])
+            .status
+            .success(),
+        server.kafka_prefix.is_some()
+    );
+}
+
+/// Rewrites the name in the second event of `id`'s stream, as someone with
+/// write access to the storage could: in the embedded file, or on Kafka by
+/// a record written to the events topic past the processors.
+async fn tamper(server: &Server, id: &str) {
+    if let Some(prefix) = &server.kafka_prefix {
+        let log = open_log(&server.dir).await;
+        let events = all_events(log.as_ref()).await;
+        let second = events
+            .iter()
+            .find(|e| e.envelope.subject.to_string() == id && e.envelope.aggregatesequence == 2)
+            .expect("the second event");
+        let mut forged: Value = serde_json::from_str(&second.envelope.to_json()).expect("json");
+        forged["data"]["name"] = json!("Magwitch");
+        let producer: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
+            .set(
+                "bootstrap.servers",
+                e2e_kafka()
+                    .unwrap_or_default()
+                    .trim_start_matches("kafka://"),
+            )
+            .create()
+            .expect("a producer");
+        let payload = forged.to_string();
+        producer
+            .send(
+                rdkafka::producer::FutureRecord::to(&format!("{prefix}.events"))
+                    .partition(i32::try_from(second.position.partition).expect("partition"))
+                    .key(id)
+                    .payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("the forged record is written");
+        return;
+    }
     let pool = sqlx::SqlitePool::connect(&format!(
         "sqlite://{}",
         server.dir.join("events.db").display()
@@ -168,23 +226,11 @@ async fn verify_digest_history_state_and_actor() {
     .await
     .expect("raw log");
     sqlx::query("UPDATE events SET envelope = json_set(envelope, '$.data.name', 'Magwitch') WHERE aggregate_id = $1 AND sequence = 2")
-        .bind(&id)
+        .bind(id)
         .execute(&pool)
         .await
         .expect("tamper");
     pool.close().await;
-    let tampered = run(&server, &["audit", "verify"]);
-    assert!(!tampered.status.success(), "verify passed a tampered log");
-    let report = stdout(&tampered);
-    assert!(
-        report.contains("BROKEN") && report.contains(&id) && report.contains("sequence 2"),
-        "{report}"
-    );
-    assert!(
-        !run(&server, &["audit", "verify", "--digest", &digest])
-            .status
-            .success()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,18 +293,37 @@ async fn replay_until_builds_the_past_beside_the_present() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_of_an_older_version_load_project_and_audit() {
     let dir = tempfile::tempdir().expect("temp dir");
-    {
-        let log = SqliteEventLog::open(&dir.path().join("events.db"), SqliteLogOptions::default())
-            .await
-            .expect("log");
-        append_fixture(
-            &log,
-            Path::new(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/events-v1.jsonl"
-            )),
-        )
-        .await;
+    let fixture = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/events-v1.jsonl"
+    ));
+    match e2e_kafka() {
+        // Appended through a command processor of the test's own, stopped
+        // before the server starts (whose processor catches up from the
+        // topic).
+        Some(_) => {
+            let store = tempfile::tempdir().expect("temp dir");
+            let log = open_log(dir.path()).await;
+            let config = kafka_config(
+                &e2e_kafka().unwrap_or_default(),
+                &std::fs::read_to_string(dir.path().join("e2e-kafka-prefix")).expect("prefix"),
+            );
+            let processor = CommandProcessor::open(config, &store.path().join("store.db"))
+                .await
+                .expect("a command processor");
+            let stop = CancellationToken::new();
+            let running = tokio::spawn(processor.run(stop.clone()));
+            append_fixture(log.as_ref(), fixture).await;
+            stop.cancel();
+            running.await.expect("processor task").expect("processor");
+        }
+        None => {
+            let log =
+                SqliteEventLog::open(&dir.path().join("events.db"), SqliteLogOptions::default())
+                    .await
+                    .expect("log");
+            append_fixture(&log, fixture).await;
+        }
     }
     let server = Server::start_in(dir.path()).await;
     let character = "0190aaaa-0000-7000-8000-000000000002";
@@ -293,7 +358,7 @@ async fn events_of_an_older_version_load_project_and_audit() {
     succeeded(run(&server, &["audit", "verify"]));
 }
 
-async fn append_fixture(log: &SqliteEventLog, path: &Path) {
+async fn append_fixture(log: &dyn EventLog, path: &Path) {
     let text = std::fs::read_to_string(path).expect("fixture");
     let mut envelopes: Vec<EventEnvelope> = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -349,14 +414,15 @@ async fn a_forgotten_person_appears_nowhere() {
     assert_eq!(me["data"]["me"]["email"], email);
 
     // Never in clear in the log.
-    let log_bytes = std::fs::read(server.dir.join("events.db")).expect("log");
-    let wal = std::fs::read(server.dir.join("events.db-wal")).unwrap_or_default();
-    assert!(!contains(&log_bytes, email.as_bytes()) && !contains(&wal, email.as_bytes()));
+    assert!(!log_holds(&server, email.as_bytes()).await);
 
-    // The CLI refuses while the server runs; admins use GraphQL.
-    let busy = run(&server, &["users", "forget", &user_id]);
-    assert!(!busy.status.success());
-    assert!(String::from_utf8_lossy(&busy.stderr).contains("forgetUser"));
+    // With the embedded log, the CLI refuses while the server runs; admins
+    // use GraphQL. (A Kafka log takes writers from anywhere.)
+    if server.kafka_prefix.is_none() {
+        let busy = run(&server, &["users", "forget", &user_id]);
+        assert!(!busy.status.success());
+        assert!(String::from_utf8_lossy(&busy.stderr).contains("forgetUser"));
+    }
     let admin = anonymous.admin().await;
     let forgot = admin
         .graphql(
@@ -416,6 +482,8 @@ async fn a_forgotten_person_appears_nowhere() {
         succeeded(run(&server, &["audit", "verify"])).contains("intact"),
         "forgetting broke the chain"
     );
+    assert!(!log_holds(&server, email.as_bytes()).await);
+    assert!(!log_holds(&server, display_name.as_bytes()).await);
     for entry in walk_files(&server.dir) {
         let bytes = std::fs::read(&entry).expect("read file");
         assert!(
@@ -429,6 +497,21 @@ async fn a_forgotten_person_appears_nowhere() {
             entry.display()
         );
     }
+}
+
+/// Whether the log's storage holds `needle`: the embedded files, or every
+/// record of the Kafka log.
+async fn log_holds(server: &Server, needle: &[u8]) -> bool {
+    if server.kafka_prefix.is_some() {
+        let log = open_log(&server.dir).await;
+        return all_events(log.as_ref())
+            .await
+            .iter()
+            .any(|e| contains(e.envelope.to_json().as_bytes(), needle));
+    }
+    let log_bytes = std::fs::read(server.dir.join("events.db")).expect("log");
+    let wal = std::fs::read(server.dir.join("events.db-wal")).unwrap_or_default();
+    contains(&log_bytes, needle) || contains(&wal, needle)
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -58,7 +58,7 @@ async fn a_killed_server_recovers_to_what_a_replay_builds() {
         let _ = writer.await;
     }
     let before_restart = server.event_count().await;
-    assert!(before_restart as usize >= acknowledged.load(Ordering::SeqCst) + 2);
+    assert!(before_restart >= acknowledged.load(Ordering::SeqCst) + 2);
 
     server.restart().await;
     let ada = server
@@ -98,7 +98,17 @@ async fn a_killed_server_recovers_to_what_a_replay_builds() {
 
     let live = contents(&live_model).await;
     let fresh = contents(&rebuilt).await;
-    assert_eq!(live["characters"].len(), before_restart as usize - 2 + 20);
+    // Every event but the two of Ada's registration is a character. On
+    // Kafka, requests sent before the kill but not yet carried out are
+    // carried out after the restart (their senders got an error, which
+    // says "may or may not have been"), so the log can only have grown.
+    let logged = server.event_count().await;
+    assert_eq!(live["characters"].len(), logged - 2);
+    if server.kafka_prefix.is_some() {
+        assert!(logged >= before_restart + 20);
+    } else {
+        assert_eq!(logged, before_restart + 20);
+    }
     assert_eq!(
         live, fresh,
         "the recovered read model differs from a replay"

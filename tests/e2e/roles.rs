@@ -79,17 +79,22 @@ async fn command_api_projector_and_query_api_as_separate_processes() {
     graphql.error(404, "not_found");
     assert!(writer.get("/api/v1/openapi.json").await.expect(200)["paths"]["/api/v1/characters/{id}"]["patch"].is_object());
 
-    // One writer per store.
+    // One writer per store: the embedded log, or a command processor's
+    // store on Kafka (where command APIs scale freely).
     let mut second = crate::support::studio();
     commands.env(&mut second);
-    let output = second
-        .arg("command-api")
-        .output()
-        .expect("a second command API");
+    let (role, store) = match &commands.kafka_prefix {
+        Some(_) => {
+            second.env("STUDIO_DATA_DIR", commands.dir.join("command-processor"));
+            ("command-processor", "a command processor's store")
+        }
+        None => ("command-api", "the event log"),
+    };
+    let output = second.arg(role).output().expect("a second writer");
     assert!(!output.status.success());
     assert!(
         String::from_utf8_lossy(&output.stderr)
-            .contains("another studio process writes the event log")
+            .contains(&format!("another studio process writes {store}"))
     );
 }
 

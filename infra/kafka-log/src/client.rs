@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rdkafka::Message;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
@@ -20,7 +20,7 @@ use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 
 use crate::cursor::{Ends, KafkaCursor, kafka_partition};
-use crate::error::unavailable;
+use crate::error::{Quiet, Reader, unavailable};
 use crate::topics::ensure_topics;
 use crate::wire::{ReplyBody, Request, RequestBody};
 use crate::{KafkaConfig, wire};
@@ -117,6 +117,64 @@ impl KafkaEventLog {
             })??;
         reply.result.map_err(LogError::from)
     }
+
+    async fn read_stream_from_owner(
+        &self,
+        aggregate_id: Uuid,
+    ) -> Result<Vec<StoredEvent>, LogError> {
+        let mut stream: Vec<StoredEvent> = Vec::new();
+        loop {
+            let from_sequence = stream
+                .last()
+                .map_or(1, |e| e.envelope.aggregatesequence + 1);
+            match self
+                .request(RequestBody::ReadStream {
+                    aggregate_id,
+                    from_sequence,
+                })
+                .await?
+            {
+                ReplyBody::Stream { events, more } => {
+                    let empty = events.is_empty();
+                    for event in events {
+                        stream.push(event.into_stored()?);
+                    }
+                    if !more || empty {
+                        return Ok(stream);
+                    }
+                }
+                other => return Err(unexpected(other)),
+            }
+        }
+    }
+
+    async fn scan_stream(&self, aggregate_id: Uuid) -> Result<Vec<StoredEvent>, LogError> {
+        let partition = self.partition_of(&aggregate_id);
+        let ends = self.end_offsets().await?;
+        let end = ends.get(&partition).copied().unwrap_or(0);
+        // The other partitions start at their ends: nothing to read there.
+        let mut from = ends;
+        from.insert(partition, 0);
+        let mut cursor = KafkaCursor::open(&self.config, &from)?;
+        let mut stream = Vec::new();
+        while cursor.next_offsets().get(&partition).copied().unwrap_or(0) < end {
+            let batch = cursor
+                .next_batch(10_000, self.config.request_timeout)
+                .await?;
+            if batch.is_empty() {
+                return Err(LogError::Unavailable(format!(
+                    "partition {partition} stopped before its end {end}"
+                )));
+            }
+            stream.extend(
+                batch
+                    .into_iter()
+                    .filter(|e| e.envelope.subject == aggregate_id),
+            );
+        }
+        stream.sort_by_key(|e| e.envelope.aggregatesequence);
+        Ok(stream)
+    }
 }
 
 /// A waiting request, forgotten when its caller stops waiting.
@@ -149,10 +207,10 @@ async fn listen(
     partition: i32,
     waiting: Waiting,
 ) -> Result<tokio::task::JoinHandle<()>, LogError> {
-    let consumer: StreamConsumer = config
+    let consumer: Reader = config
         .reader()
         .set("enable.partition.eof", "false")
-        .create()
+        .create_with_context(Quiet)
         .map_err(|e| unavailable("connecting to Kafka", e))?;
     let consumer = Arc::new(consumer);
     let topic = config.replies_topic();
@@ -251,30 +309,16 @@ impl EventLog for KafkaEventLog {
         }
     }
 
+    /// From the owner of the stream's partition; when no owner answers (no
+    /// command processor runs, as for a CLI audit), from the events topic,
+    /// which means reading the whole partition.
     async fn read_stream(&self, aggregate_id: Uuid) -> Result<Vec<StoredEvent>, LogError> {
-        let mut stream: Vec<StoredEvent> = Vec::new();
-        loop {
-            let from_sequence = stream
-                .last()
-                .map_or(1, |e| e.envelope.aggregatesequence + 1);
-            match self
-                .request(RequestBody::ReadStream {
-                    aggregate_id,
-                    from_sequence,
-                })
-                .await?
-            {
-                ReplyBody::Stream { events, more } => {
-                    let empty = events.is_empty();
-                    for event in events {
-                        stream.push(event.into_stored()?);
-                    }
-                    if !more || empty {
-                        return Ok(stream);
-                    }
-                }
-                other => return Err(unexpected(other)),
+        match self.read_stream_from_owner(aggregate_id).await {
+            Err(LogError::Unavailable(reason)) => {
+                tracing::warn!(%aggregate_id, %reason, "reading the stream from the events topic instead");
+                self.scan_stream(aggregate_id).await
             }
+            read => read,
         }
     }
 

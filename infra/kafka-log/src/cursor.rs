@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 use studio_event_log::{LogCursor, LogError, StoredEvent};
 use tokio::time::Instant;
 
 use crate::KafkaConfig;
-use crate::error::unavailable;
+use crate::error::{Quiet, Reader, unavailable};
 use crate::record::{position, stored_event};
 
 /// Once a batch has its first event, how long it waits for more that are
@@ -35,7 +35,7 @@ pub(crate) fn kafka_partition(partition: u32) -> Result<i32, LogError> {
 /// Reads committed events (`read_committed`) from given offsets on, every
 /// partition in offset order.
 pub struct KafkaCursor {
-    consumer: StreamConsumer,
+    consumer: Reader,
     partitions: u32,
     next: BTreeMap<u32, u64>,
     /// Partitions whose end the consumer reached since their last event.
@@ -44,9 +44,9 @@ pub struct KafkaCursor {
 
 impl KafkaCursor {
     pub(crate) fn open(config: &KafkaConfig, from: &BTreeMap<u32, u64>) -> Result<Self, LogError> {
-        let consumer: StreamConsumer = config
+        let consumer: Reader = config
             .reader()
-            .create()
+            .create_with_context(Quiet)
             .map_err(|e| unavailable("connecting to Kafka", e))?;
         let topic = config.events_topic();
         let mut assignment = TopicPartitionList::new();
@@ -117,7 +117,7 @@ impl LogCursor for KafkaCursor {
 /// marker takes the offset after its events, and aborted events stay in
 /// the log unread).
 pub(crate) struct Ends {
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<Reader>,
     topic: String,
     partitions: u32,
     timeout: Duration,
@@ -128,9 +128,9 @@ const TAIL: i64 = 64;
 
 impl Ends {
     pub(crate) fn new(config: &KafkaConfig) -> Result<Self, LogError> {
-        let consumer: StreamConsumer = config
+        let consumer: Reader = config
             .reader()
-            .create()
+            .create_with_context(Quiet)
             .map_err(|e| unavailable("connecting to Kafka", e))?;
         Ok(Self {
             consumer: Arc::new(consumer),

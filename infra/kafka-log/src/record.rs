@@ -32,7 +32,10 @@ pub(crate) fn headers(e: &EventEnvelope) -> OwnedHeaders {
     })
 }
 
-/// A record of the events topic as an event, its envelope checked.
+/// A record of the events topic as an event. Its shape is checked here;
+/// its hash and chain are the audit's to judge (as with the embedded log),
+/// so that a tampered record is reported where it is, not as an unreadable
+/// log.
 pub(crate) fn stored_event(record: &impl Message) -> Result<StoredEvent, LogError> {
     let position = position(record)?;
     let corrupt = |what: String| {
@@ -45,7 +48,8 @@ pub(crate) fn stored_event(record: &impl Message) -> Result<StoredEvent, LogErro
         .payload_view::<str>()
         .ok_or_else(|| corrupt("no value".into()))?
         .map_err(|e| corrupt(format!("not UTF-8: {e}")))?;
-    let envelope = EventEnvelope::from_json(payload).map_err(|e| corrupt(e.to_string()))?;
+    let envelope: EventEnvelope =
+        serde_json::from_str(payload).map_err(|e| corrupt(e.to_string()))?;
     Ok(StoredEvent { position, envelope })
 }
 

@@ -21,6 +21,10 @@ pub struct Server {
     pub dir: PathBuf,
     /// The read model's database, when the suite runs on PostgreSQL.
     pub read_model_url: Option<String>,
+    /// The log's topics (`<prefix>.events`...), when the suite runs on Kafka.
+    pub kafka_prefix: Option<String>,
+    /// The command processor a `command-api` needs beside it on Kafka.
+    companion: Option<Child>,
     pub base: String,
     port: u16,
     role: &'static str,
@@ -46,6 +50,85 @@ pub fn e2e_postgres() -> Option<String> {
     std::env::var("E2E_POSTGRES_URL")
         .ok()
         .filter(|u| !u.is_empty())
+}
+
+/// The Kafka broker the suite runs its event logs on, when it runs on
+/// one (`E2E_KAFKA_URL`, `kafka://host:port`; the test command sets it for
+/// its second pass); embedded otherwise.
+pub fn e2e_kafka() -> Option<String> {
+    std::env::var("E2E_KAFKA_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Something a data directory keeps for every role started on it: made
+/// once by `make`, then read back.
+fn remembered(dir: &Path, name: &str, make: impl FnOnce() -> String) -> String {
+    let marker = dir.join(name);
+    if let Ok(value) = std::fs::read_to_string(&marker) {
+        return value;
+    }
+    let value = make();
+    std::fs::create_dir_all(dir).expect("the data directory");
+    std::fs::write(&marker, &value).expect("remember the setting");
+    value
+}
+
+/// The log of a data directory, as `studio` opens it for reading: the
+/// embedded file, or the directory's topics on the suite's Kafka.
+pub async fn open_log(dir: &Path) -> std::sync::Arc<dyn studio_event_log::EventLog> {
+    match e2e_kafka() {
+        Some(url) => {
+            let prefix = remembered(dir, "e2e-kafka-prefix", kafka_prefix);
+            let log = studio_kafka_log::KafkaEventLog::connect(kafka_config(&url, &prefix))
+                .await
+                .expect("connect to Kafka");
+            std::sync::Arc::new(log)
+        }
+        None => {
+            let log = studio_event_log::sqlite::SqliteEventLog::open_reader(&dir.join("events.db"))
+                .await
+                .expect("open the log");
+            std::sync::Arc::new(log)
+        }
+    }
+}
+
+pub fn kafka_config(url: &str, prefix: &str) -> studio_kafka_log::KafkaConfig {
+    let brokers = url.strip_prefix("kafka://").expect("a kafka:// URL");
+    studio_kafka_log::KafkaConfig::new(brokers, prefix, KAFKA_PARTITIONS)
+}
+
+/// As embedded (the default of `studio`).
+const KAFKA_PARTITIONS: u32 = 8;
+
+fn kafka_prefix() -> String {
+    format!("studio-e2e-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Every event of a log, in partition and offset order.
+pub async fn all_events(
+    log: &dyn studio_event_log::EventLog,
+) -> Vec<studio_event_log::StoredEvent> {
+    let ends = log.end_offsets().await.expect("end offsets");
+    let mut cursor = log
+        .cursor(std::collections::BTreeMap::new())
+        .await
+        .expect("a cursor");
+    let mut events = Vec::new();
+    while ends
+        .iter()
+        .any(|(p, end)| cursor.next_offsets().get(p).copied().unwrap_or(0) < *end)
+    {
+        let batch = cursor
+            .next_batch(10_000, Duration::from_secs(1))
+            .await
+            .expect("read the log");
+        assert!(!batch.is_empty(), "the log ended before its end offsets");
+        events.extend(batch);
+    }
+    events.sort_by_key(|e| (e.position.partition, e.position.offset));
+    events
 }
 
 /// A fresh database on the suite's PostgreSQL server; its URL.
@@ -96,9 +179,12 @@ impl Server {
             }
             None => None,
         };
+        let kafka_prefix = e2e_kafka().map(|_| remembered(dir, "e2e-kafka-prefix", kafka_prefix));
         let mut server = Server {
             dir: dir.to_owned(),
             read_model_url,
+            kafka_prefix,
+            companion: None,
             base: format!("http://127.0.0.1:{port}"),
             port,
             role,
@@ -134,9 +220,26 @@ impl Server {
         if let Some(url) = &self.read_model_url {
             command.env("STUDIO_READ_MODEL", url);
         }
+        if let (Some(url), Some(prefix)) = (e2e_kafka(), &self.kafka_prefix) {
+            command
+                .env("STUDIO_EVENT_LOG", url)
+                .env("STUDIO_KAFKA__TOPIC_PREFIX", prefix)
+                .env("STUDIO_PARTITIONS", KAFKA_PARTITIONS.to_string());
+        }
     }
 
     async fn spawn(&mut self) {
+        if self.role == "command-api" && self.kafka_prefix.is_some() {
+            // A data directory of its own: the store is per processor.
+            let mut command = studio();
+            command
+                .arg("command-processor")
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit());
+            self.env(&mut command);
+            command.env("STUDIO_DATA_DIR", self.dir.join("command-processor"));
+            self.companion = Some(command.spawn().expect("start a command processor"));
+        }
         let mut command = studio();
         command
             .arg(self.role)
@@ -181,6 +284,10 @@ impl Server {
 
     /// SIGKILL: no chance to flush or shut down cleanly.
     pub fn kill(&mut self) {
+        if let Some(mut companion) = self.companion.take() {
+            let _ = companion.kill();
+            let _ = companion.wait();
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -189,10 +296,14 @@ impl Server {
 
     /// SIGTERM, then wait for a clean exit.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        for child in [self.child.take(), self.companion.take()]
+            .into_iter()
+            .flatten()
+        {
+            let mut child = child;
             let _ = Command::new("kill").arg(child.id().to_string()).status();
             let status = child.wait().expect("wait for studio");
-            assert!(status.success(), "studio serve exited with {status}");
+            assert!(status.success(), "studio exited with {status}");
         }
     }
 
@@ -228,16 +339,9 @@ impl Server {
         }
     }
 
-    /// Rows in the event log, read straight from its file.
-    pub async fn event_count(&self) -> i64 {
-        let url = format!("sqlite://{}?mode=ro", self.dir.join("events.db").display());
-        let pool = sqlx::SqlitePool::connect(&url).await.expect("open the log");
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
-            .fetch_one(&pool)
-            .await
-            .expect("count events");
-        pool.close().await;
-        count
+    /// Events in the log, read through the log's port.
+    pub async fn event_count(&self) -> usize {
+        all_events(open_log(&self.dir).await.as_ref()).await.len()
     }
 
     pub fn ws_url(&self) -> String {

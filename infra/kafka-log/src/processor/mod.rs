@@ -93,6 +93,11 @@ impl CommandProcessor {
     /// Carries out requests until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), LogError> {
         let changes = Arc::new(Mutex::new(Changes::default()));
+        let instance = format!(
+            "{}.{}",
+            self.config.processor_group(),
+            self.store.instance().await?
+        );
         let consumer: StreamConsumer<GroupContext> = self
             .config
             .client()
@@ -102,7 +107,10 @@ impl CommandProcessor {
             .set("isolation.level", "read_committed")
             .set("auto.offset.reset", "earliest")
             .set("partition.assignment.strategy", "cooperative-sticky")
-            .set("session.timeout.ms", "10000")
+            // Static membership: restarted, it has its partitions back at
+            // once; gone, they move after the session times out.
+            .set("group.instance.id", &instance)
+            .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000")
             .set("fetch.wait.max.ms", "5")
             .create_with_context(GroupContext {
@@ -113,7 +121,7 @@ impl CommandProcessor {
         consumer
             .subscribe(&[&topic])
             .map_err(|e| unavailable("joining the command processors", e))?;
-        tracing::info!(group = %self.config.processor_group(), %topic, "command processor started");
+        tracing::info!(group = %self.config.processor_group(), %instance, %topic, "command processor started");
         let mut owners: BTreeMap<u32, Owner> = BTreeMap::new();
         // Assigned partitions not (yet) taken.
         let mut untaken: BTreeSet<u32> = BTreeSet::new();
@@ -129,8 +137,13 @@ impl CommandProcessor {
                 }
                 untaken.extend(std::mem::take(&mut changes.assigned));
             }
-            for p in untaken.clone() {
-                match Owner::take(&self.config, &self.store, p).await {
+            // All at once: each take waits on the broker (fencing, catching up).
+            let (config, store) = (&self.config, &self.store);
+            let takes = untaken
+                .iter()
+                .map(|&p| async move { (p, Owner::take(config, store, p).await) });
+            for (p, taken) in join_all(takes).await {
+                match taken {
                     Ok(owner) => {
                         tracing::info!(partition = p, "took partition");
                         owners.insert(p, owner);

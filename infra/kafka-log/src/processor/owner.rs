@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::try_join_all;
-use rdkafka::consumer::{Consumer, ConsumerGroupMetadata, StreamConsumer};
+use rdkafka::consumer::{Consumer, ConsumerGroupMetadata};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::store::{Head, Store};
 use crate::KafkaConfig;
 use crate::cursor::{kafka_offset, kafka_partition};
-use crate::error::unavailable;
+use crate::error::{Quiet, Reader, unavailable};
 use crate::record::{headers, stored_event};
 use crate::wire::{ReplyBody, Request, RequestBody, WireError, WireOutcome};
 
@@ -457,9 +457,9 @@ pub(crate) async fn catch_up(
     store: &Store,
     partition: u32,
 ) -> Result<(), LogError> {
-    let consumer: StreamConsumer = config
+    let consumer: Reader = config
         .reader()
-        .create()
+        .create_with_context(Quiet)
         .map_err(|e| unavailable("connecting to Kafka", e))?;
     let consumer = Arc::new(consumer);
     let topic = config.events_topic();
