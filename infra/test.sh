@@ -22,6 +22,8 @@ log "cargo test"
 cargo test --workspace --locked
 log "the end-to-end tests again, on the production stack: the log on Kafka, the read model on PostgreSQL"
 E2E_KAFKA_URL="$STUDIO_EVENT_LOG" E2E_POSTGRES_URL="$STUDIO_READ_MODEL" cargo test --locked --test e2e
+log "restarting Kafka under load (alone: it stops the broker every other test uses)"
+cargo test --locked --test kafka -- --ignored
 log "fuzzing the document readers briefly"
 bash infra/fuzz.sh
 log "all tests passed"

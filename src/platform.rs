@@ -425,13 +425,26 @@ pub async fn bootstrap_admin(
         registrar: Registrar::System,
         at: meta.at,
     });
-    match service
-        .execute::<UserAggregate>(user_id, &meta, vec![command])
-        .await
-    {
-        Ok(_) => tracing::info!(%user_id, "registered the bootstrap admin"),
-        Err(CommandError::Domain(DomainError::AlreadyExists(_))) => {}
-        Err(e) => return Err(e).context("registering the bootstrap admin"),
+    // A log on Kafka answers once its command processors hold their
+    // partitions, which at a cold start can take a few seconds: retried
+    // (the same command id, so at most once) for up to a minute.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match service
+            .execute::<UserAggregate>(user_id, &meta, vec![command.clone()])
+            .await
+        {
+            Ok(_) => tracing::info!(%user_id, "registered the bootstrap admin"),
+            Err(CommandError::Domain(DomainError::AlreadyExists(_))) => {}
+            Err(CommandError::Log(e))
+                if e.is_retryable() && tokio::time::Instant::now() < deadline =>
+            {
+                tracing::info!(reason = %e, "the event log is not answering yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+            Err(e) => return Err(e).context("registering the bootstrap admin"),
+        }
+        return Ok(());
     }
-    Ok(())
 }

@@ -24,11 +24,3 @@ CREATE TABLE events (
 CREATE UNIQUE INDEX events_by_stream ON events (aggregate_id, sequence);
 CREATE UNIQUE INDEX events_by_id ON events (event_id);
 CREATE INDEX events_by_command ON events (partition, command_id);
-
--- Who this processor is to the consumer group (`group.instance.id`), made
--- once: a processor restarted on the same store takes its partitions back
--- at once instead of waiting for its old session to time out.
-CREATE TABLE processor (
-    only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
-    instance TEXT NOT NULL
-);

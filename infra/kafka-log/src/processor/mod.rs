@@ -15,6 +15,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::producer::FutureProducer;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use studio_event_log::LogError;
 use tokio_util::sync::CancellationToken;
@@ -40,9 +41,12 @@ const RETAKE_AFTER: Duration = Duration::from_millis(500);
 struct Changes {
     assigned: BTreeSet<u32>,
     revoked: BTreeSet<u32>,
+    /// Producers that fenced the last owner of a newly assigned partition.
+    fenced: BTreeMap<u32, FutureProducer>,
 }
 
 struct GroupContext {
+    config: KafkaConfig,
     changes: Arc<Mutex<Changes>>,
 }
 
@@ -55,12 +59,36 @@ fn partitions_of(list: &TopicPartitionList) -> impl Iterator<Item = u32> + '_ {
 }
 
 impl ConsumerContext for GroupContext {
+    /// Before partitions are assigned, their last owners are fenced: the
+    /// consumer's fetch of the committed request offsets waits for any
+    /// transaction those owners left open (KIP-447), and fencing aborts it
+    /// now instead of when it times out.
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let (Rebalance::Revoke(list), Ok(mut changes)) = (rebalance, self.changes.lock()) {
-            for p in partitions_of(list) {
-                changes.assigned.remove(&p);
-                changes.revoked.insert(p);
+        match rebalance {
+            Rebalance::Revoke(list) => {
+                if let Ok(mut changes) = self.changes.lock() {
+                    for p in partitions_of(list) {
+                        changes.assigned.remove(&p);
+                        changes.fenced.remove(&p);
+                        changes.revoked.insert(p);
+                    }
+                }
             }
+            Rebalance::Assign(list) => {
+                for p in partitions_of(list) {
+                    match off_the_executor(|| owner::fence(&self.config, p)) {
+                        Ok(producer) => {
+                            if let Ok(mut changes) = self.changes.lock() {
+                                changes.fenced.insert(p, producer);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(partition = p, error = %e, "could not fence the last owner yet");
+                        }
+                    }
+                }
+            }
+            Rebalance::Error(_) => {}
         }
     }
 
@@ -71,6 +99,16 @@ impl ConsumerContext for GroupContext {
                 changes.assigned.insert(p);
             }
         }
+    }
+}
+
+/// Runs blocking work from a callback that runs inside `recv` on an async
+/// worker thread: that thread hands its other tasks on first.
+fn off_the_executor<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 
@@ -93,11 +131,6 @@ impl CommandProcessor {
     /// Carries out requests until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), LogError> {
         let changes = Arc::new(Mutex::new(Changes::default()));
-        let instance = format!(
-            "{}.{}",
-            self.config.processor_group(),
-            self.store.instance().await?
-        );
         let consumer: StreamConsumer<GroupContext> = self
             .config
             .client()
@@ -107,13 +140,11 @@ impl CommandProcessor {
             .set("isolation.level", "read_committed")
             .set("auto.offset.reset", "earliest")
             .set("partition.assignment.strategy", "cooperative-sticky")
-            // Static membership: restarted, it has its partitions back at
-            // once; gone, they move after the session times out.
-            .set("group.instance.id", &instance)
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000")
             .set("fetch.wait.max.ms", "5")
             .create_with_context(GroupContext {
+                config: self.config.clone(),
                 changes: changes.clone(),
             })
             .map_err(|e| unavailable("connecting to Kafka", e))?;
@@ -121,7 +152,7 @@ impl CommandProcessor {
         consumer
             .subscribe(&[&topic])
             .map_err(|e| unavailable("joining the command processors", e))?;
-        tracing::info!(group = %self.config.processor_group(), %instance, %topic, "command processor started");
+        tracing::info!(group = %self.config.processor_group(), %topic, "command processor started");
         let mut owners: BTreeMap<u32, Owner> = BTreeMap::new();
         // Assigned partitions not (yet) taken.
         let mut untaken: BTreeSet<u32> = BTreeSet::new();
@@ -130,18 +161,24 @@ impl CommandProcessor {
                 _ = shutdown.cancelled() => break,
                 batch = gather(&consumer) => batch,
             };
+            let mut fenced = BTreeMap::new();
             if let Ok(mut changes) = changes.lock() {
                 for p in std::mem::take(&mut changes.revoked) {
                     owners.remove(&p);
                     untaken.remove(&p);
                 }
                 untaken.extend(std::mem::take(&mut changes.assigned));
+                fenced = std::mem::take(&mut changes.fenced);
+            }
+            if !untaken.is_empty() {
+                tracing::info!(partitions = ?untaken, "taking partitions");
             }
             // All at once: each take waits on the broker (fencing, catching up).
             let (config, store) = (&self.config, &self.store);
-            let takes = untaken
-                .iter()
-                .map(|&p| async move { (p, Owner::take(config, store, p).await) });
+            let takes = untaken.iter().map(|&p| {
+                let producer = fenced.remove(&p);
+                async move { (p, Owner::take(config, store, p, producer).await) }
+            });
             for (p, taken) in join_all(takes).await {
                 match taken {
                     Ok(owner) => {
@@ -219,7 +256,16 @@ async fn gather(
         let record = match record {
             Ok(record) => record,
             Err(e) => {
+                if let Some((code, reason)) = consumer.client().fatal_error() {
+                    return Err(LogError::Unavailable(format!(
+                        "the requests consumer failed for good ({code:?}): {reason}"
+                    )));
+                }
                 tracing::warn!(error = %e, "reading requests");
+                if batch.is_empty() {
+                    // The broker is away: a pause, not a spin.
+                    tokio::time::sleep(RETAKE_AFTER).await;
+                }
                 break;
             }
         };

@@ -32,8 +32,42 @@ use crate::wire::{ReplyBody, Request, RequestBody, WireError, WireOutcome};
 const MAX_EVENT_BYTES: usize = 900_000;
 /// A page of a stream read.
 const MAX_REPLY_BYTES: usize = 512_000;
+/// A batch takes well under a second; a transaction left open by an owner
+/// that died is aborted by the broker after this (unless the next owner
+/// fences it first, as it does).
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long catching up may wait for another owner's open transaction.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(90);
+
+/// The partition's transactional producer, its `init_transactions` done:
+/// the previous owner is fenced and whatever transaction it left open is
+/// aborted. Blocks.
+pub(crate) fn fence(config: &KafkaConfig, partition: u32) -> Result<FutureProducer, LogError> {
+    let producer: FutureProducer = config
+        .client()
+        .set("transactional.id", config.transactional_id(partition))
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "0")
+        .set(
+            "transaction.timeout.ms",
+            TRANSACTION_TIMEOUT.as_millis().to_string(),
+        )
+        .set(
+            "message.timeout.ms",
+            config
+                .request_timeout
+                .min(TRANSACTION_TIMEOUT)
+                .as_millis()
+                .to_string(),
+        )
+        .create()
+        .map_err(|e| unavailable("connecting to Kafka", e))?;
+    producer
+        .init_transactions(config.request_timeout)
+        .map_err(|e| unavailable(&format!("taking partition {partition}"), e))?;
+    Ok(producer)
+}
 
 /// Why a batch was not committed. Whatever happened to its transaction
 /// (aborted, fenced, or a commit of unknown fate), the owner is finished:
@@ -51,41 +85,26 @@ pub(crate) struct Owner {
 }
 
 impl Owner {
-    /// Takes the partition: fences its previous owner (aborting whatever
-    /// that one left open), then brings the store up to the partition's
-    /// committed end.
+    /// Takes the partition with a producer that has fenced its previous
+    /// owner (or fences it now), then brings the store up to the
+    /// partition's committed end.
     pub(crate) async fn take(
         config: &KafkaConfig,
         store: &Store,
         partition: u32,
+        fenced: Option<FutureProducer>,
     ) -> Result<Self, LogError> {
-        let transaction_timeout = Duration::from_secs(30);
-        let producer: FutureProducer = config
-            .client()
-            .set("transactional.id", config.transactional_id(partition))
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "0")
-            .set(
-                "transaction.timeout.ms",
-                transaction_timeout.as_millis().to_string(),
-            )
-            .set(
-                "message.timeout.ms",
-                config
-                    .request_timeout
-                    .min(transaction_timeout)
-                    .as_millis()
-                    .to_string(),
-            )
-            .create()
-            .map_err(|e| unavailable("connecting to Kafka", e))?;
-        let init = producer.clone();
-        let timeout = config.request_timeout;
-        tokio::task::spawn_blocking(move || init.init_transactions(timeout))
-            .await
-            .map_err(|e| LogError::Unavailable(format!("taking partition {partition}: {e}")))?
-            .map_err(|e| unavailable(&format!("taking partition {partition}"), e))?;
+        let producer = match fenced {
+            Some(producer) => producer,
+            None => {
+                let config = config.clone();
+                tokio::task::spawn_blocking(move || fence(&config, partition))
+                    .await
+                    .map_err(|e| {
+                        LogError::Unavailable(format!("taking partition {partition}: {e}"))
+                    })??
+            }
+        };
         catch_up(config, store, partition).await?;
         Ok(Self {
             partition,

@@ -55,19 +55,6 @@ impl Store {
         Ok(Self { pool })
     }
 
-    /// The processor's member id in the consumer group, made on first use.
-    pub(crate) async fn instance(&self) -> Result<String, LogError> {
-        sqlx::query("INSERT OR IGNORE INTO processor (only_row, instance) VALUES (1, $1)")
-            .bind(Uuid::new_v4().simple().to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(
-            sqlx::query_scalar("SELECT instance FROM processor WHERE only_row = 1")
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
-
     pub(crate) async fn next_offset(&self, partition: u32) -> Result<u64, LogError> {
         let next: Option<i64> =
             sqlx::query_scalar("SELECT next_offset FROM partitions WHERE partition = $1")

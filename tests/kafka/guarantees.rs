@@ -1,0 +1,190 @@
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use studio_event_log::conformance::request;
+use studio_event_log::{EventLog, GENESIS_HASH};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{
+    Processor, append_when_ready, client, fresh_config, is_conflict, load, repo_root, topic,
+};
+
+/// Waits until the processors' consumer group has `members` members.
+async fn group_has(config: &studio_kafka_log::KafkaConfig, members: usize) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &config.brokers)
+        .create()
+        .expect("a client");
+    let group = config.processor_group();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = consumer
+            .fetch_group_list(Some(&group), Duration::from_secs(5))
+            .ok()
+            .and_then(|list| list.groups().first().map(|g| g.members().len()))
+            .unwrap_or(0);
+        if found == members {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the group has {found} members, not {members}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn retry_in_doubt(log: &dyn EventLog, report: &load::Report) -> Vec<(Uuid, Uuid)> {
+    let mut retried = Vec::new();
+    for append in &report.in_doubt {
+        append_when_ready(log, append.clone()).await;
+        retried.push((append.command_id, append.aggregate_id));
+    }
+    retried
+}
+
+fn verdict(
+    config: &studio_kafka_log::KafkaConfig,
+    report: &load::Report,
+    retried: &[(Uuid, Uuid)],
+) {
+    let records = topic::read_committed(config);
+    let mut acknowledged = report.acknowledged.clone();
+    // Retried with their first command ids and answered: now acknowledged.
+    acknowledged.extend_from_slice(retried);
+    let retried: Vec<Uuid> = retried.iter().map(|(c, _)| *c).collect();
+    topic::verdict(&records, &acknowledged, &retried);
+    eprintln!(
+        "{} events in the log; {} commands acknowledged under load, {} in doubt and retried",
+        records.len(),
+        report.acknowledged.len(),
+        retried.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processors_let_exactly_one_of_each_conflicting_pair_through() {
+    let config = fresh_config();
+    let mut first = Processor::start(&config);
+    let mut second = Processor::start(&config);
+    let (left, right) = (client(&config).await, client(&config).await);
+    group_has(&config, 2).await;
+
+    let mut streams = Vec::new();
+    for _ in 0..100 {
+        let create = request(Uuid::now_v7(), 0, GENESIS_HASH, 1);
+        append_when_ready(left.as_ref(), create.clone()).await;
+        streams.push((create.aggregate_id, create.events[0].hash.clone()));
+    }
+    // Two clients, as two command APIs, decide against version 1 at once.
+    let pairs = streams.iter().map(|(id, hash)| {
+        let (left, right) = (left.clone(), right.clone());
+        async move {
+            let (a, b) = (request(*id, 1, hash, 1), request(*id, 1, hash, 2));
+            tokio::join!(left.append(a), right.append(b))
+        }
+    });
+    for (a, b) in join_all(pairs).await {
+        assert!(
+            (a.is_ok() && is_conflict(&b)) || (is_conflict(&a) && b.is_ok()),
+            "not exactly one of a conflicting pair: {a:?} / {b:?}"
+        );
+    }
+    for (id, _) in &streams {
+        let version = left.read_stream(*id).await.expect("read").len();
+        assert!(
+            version == 2 || version == 3,
+            "stream {id} has {version} events"
+        );
+    }
+    assert!(first.running() && second.running());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_processor_killed_mid_load_loses_and_duplicates_nothing() {
+    let config = fresh_config();
+    let mut victim = Processor::start(&config);
+    let _other = Processor::start(&config);
+    let log = client(&config).await;
+    group_has(&config, 2).await;
+    append_when_ready(log.as_ref(), request(Uuid::now_v7(), 0, GENESIS_HASH, 1)).await;
+
+    // Many workers, so that those waiting on the victim's partitions do
+    // not stall the load on the others.
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(load::run(log.clone(), 16, 8, stop.clone()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    victim.kill();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    victim.restart();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    stop.cancel();
+    let report = running.await.expect("the load");
+    assert!(
+        report.acknowledged.len() > 100,
+        "too little load to judge: {} acknowledged, errors {:?}",
+        report.acknowledged.len(),
+        report.errors
+    );
+    for e in &report.errors {
+        assert!(
+            e.is_retryable(),
+            "a client got an error it cannot retry: {e}"
+        );
+    }
+    let retried = retry_in_doubt(log.as_ref(), &report).await;
+    let config = Arc::new(config);
+    let judged = config.clone();
+    tokio::task::spawn_blocking(move || verdict(&judged, &report, &retried))
+        .await
+        .expect("the verdict");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "stops and starts the shared broker: the test command runs it alone, after the rest"]
+async fn a_broker_restart_under_load_loses_nothing_acknowledged() {
+    let config = fresh_config();
+    let mut processor = Processor::start(&config);
+    let log = client(&config).await;
+    append_when_ready(log.as_ref(), request(Uuid::now_v7(), 0, GENESIS_HASH, 1)).await;
+
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(load::run(log.clone(), 4, 25, stop.clone()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let script = |name: &str| {
+        let status = std::process::Command::new("bash")
+            .arg(repo_root().join("infra/local").join(name))
+            .arg("kafka")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run the script");
+        assert!(status.success(), "{name} kafka failed");
+    };
+    script("down.sh");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    script("up.sh");
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    stop.cancel();
+    let report = running.await.expect("the load");
+    assert!(
+        !report.errors.is_empty(),
+        "no client noticed the broker was gone"
+    );
+    for e in &report.errors {
+        assert!(
+            e.is_retryable(),
+            "a client got an error it cannot retry: {e}"
+        );
+    }
+    assert!(processor.running(), "the command processor did not survive");
+    // Working again: a new stream is appended to.
+    append_when_ready(log.as_ref(), request(Uuid::now_v7(), 0, GENESIS_HASH, 1)).await;
+    let retried = retry_in_doubt(log.as_ref(), &report).await;
+    tokio::task::spawn_blocking(move || verdict(&config, &report, &retried))
+        .await
+        .expect("the verdict");
+}
