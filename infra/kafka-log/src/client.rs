@@ -210,6 +210,10 @@ async fn listen(
     let consumer: Reader = config
         .reader()
         .set("enable.partition.eof", "false")
+        // A reply becomes readable when its transaction commits, which
+        // does not wake a waiting fetch: poll often rather than wait out
+        // the default half second.
+        .set("fetch.wait.max.ms", "5")
         .create_with_context(Quiet)
         .map_err(|e| unavailable("connecting to Kafka", e))?;
     let consumer = Arc::new(consumer);

@@ -14,11 +14,15 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use rdkafka::client::ClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, Consumer, ConsumerContext, ConsumerGroupMetadata, Rebalance, StreamConsumer,
+};
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use studio_event_log::LogError;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use self::owner::{Failed, Owner};
 use self::store::Store;
@@ -112,6 +116,50 @@ fn off_the_executor<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
+/// An owner at work in a task of its own, so that each partition's
+/// batches and commits follow one another without waiting for the
+/// others'. Dropping it stops the task; a transaction it leaves open is
+/// aborted by whoever takes the partition next (its requests are read
+/// again from the committed offset).
+struct Running {
+    queue: mpsc::UnboundedSender<Vec<(i64, Request)>>,
+    _task: AbortOnDropHandle<()>,
+}
+
+impl Running {
+    fn start(
+        partition: u32,
+        owner: Owner,
+        group: watch::Receiver<Option<Arc<ConsumerGroupMetadata>>>,
+        failed: mpsc::UnboundedSender<(u32, String)>,
+    ) -> Self {
+        let (queue, mut requests) = mpsc::unbounded_channel::<Vec<(i64, Request)>>();
+        let task = tokio::spawn(async move {
+            while let Some(mut batch) = requests.recv().await {
+                // What queued while the last batch was committed joins in.
+                while batch.len() < MAX_BATCH {
+                    match requests.try_recv() {
+                        Ok(more) => batch.extend(more),
+                        Err(_) => break,
+                    }
+                }
+                let Some(metadata) = group.borrow().clone() else {
+                    let _ = failed.send((partition, "not in the group".into()));
+                    return;
+                };
+                if let Err(Failed(reason)) = owner.handle(batch, metadata).await {
+                    let _ = failed.send((partition, reason));
+                    return;
+                }
+            }
+        });
+        Self {
+            queue,
+            _task: AbortOnDropHandle::new(task),
+        }
+    }
+}
+
 pub struct CommandProcessor {
     config: KafkaConfig,
     store: Store,
@@ -153,13 +201,22 @@ impl CommandProcessor {
             .subscribe(&[&topic])
             .map_err(|e| unavailable("joining the command processors", e))?;
         tracing::info!(group = %self.config.processor_group(), %topic, "command processor started");
-        let mut owners: BTreeMap<u32, Owner> = BTreeMap::new();
+        let mut owners: BTreeMap<u32, Running> = BTreeMap::new();
         // Assigned partitions not (yet) taken.
         let mut untaken: BTreeSet<u32> = BTreeSet::new();
+        let (group_tx, group_rx) = watch::channel(None);
+        let (failed_tx, mut failed_rx) = mpsc::unbounded_channel::<(u32, String)>();
         loop {
             let batch = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                batch = gather(&consumer) => batch,
+                Some((p, reason)) = failed_rx.recv() => {
+                    tracing::warn!(partition = p, %reason, "a batch failed; taking the partition again");
+                    owners.remove(&p);
+                    untaken.insert(p);
+                    rewind(&consumer, &topic, p, committed(&consumer, &topic, p));
+                    continue;
+                }
+                batch = gather(&consumer) => batch?,
             };
             let mut fenced = BTreeMap::new();
             if let Ok(mut changes) = changes.lock() {
@@ -170,6 +227,8 @@ impl CommandProcessor {
                 untaken.extend(std::mem::take(&mut changes.assigned));
                 fenced = std::mem::take(&mut changes.fenced);
             }
+            // The group's generation, for the owners' commits of offsets.
+            group_tx.send_replace(consumer.group_metadata().map(Arc::new));
             if !untaken.is_empty() {
                 tracing::info!(partitions = ?untaken, "taking partitions");
             }
@@ -183,49 +242,29 @@ impl CommandProcessor {
                 match taken {
                     Ok(owner) => {
                         tracing::info!(partition = p, "took partition");
-                        owners.insert(p, owner);
+                        let running = Running::start(p, owner, group_rx.clone(), failed_tx.clone());
+                        owners.insert(p, running);
                         untaken.remove(&p);
                     }
                     Err(e) => tracing::warn!(partition = p, error = %e, "could not take partition"),
                 }
             }
-            let Some(group) = consumer.group_metadata().map(Arc::new) else {
-                continue;
-            };
             let mut by_partition: BTreeMap<u32, Vec<(i64, Request)>> = BTreeMap::new();
-            for (partition, offset, request) in batch? {
+            for (partition, offset, request) in batch {
                 by_partition
                     .entry(partition)
                     .or_default()
                     .push((offset, request));
             }
-            // Requests of partitions this processor does not hold yet are
-            // read again once it does.
-            for (&p, requests) in &by_partition {
-                if untaken.contains(&p)
-                    && let Some(&(first, _)) = requests.first()
-                {
-                    rewind(&consumer, &topic, p, Offset::Offset(first));
+            for (p, requests) in by_partition {
+                let handed = owners
+                    .get(&p)
+                    .is_some_and(|owner| owner.queue.send(requests).is_ok());
+                // Not held (yet, or any more): read again from the
+                // committed offset once it is.
+                if !handed {
+                    rewind(&consumer, &topic, p, committed(&consumer, &topic, p));
                 }
-            }
-            let work = by_partition
-                .into_iter()
-                .filter_map(|(p, requests)| owners.get(&p).map(|o| (p, o, requests)))
-                .map(|(p, owner, requests)| {
-                    let group = group.clone();
-                    async move { (p, owner.handle(requests, group).await) }
-                });
-            let mut lost = Vec::new();
-            for (p, result) in join_all(work).await {
-                if let Err(Failed(reason)) = result {
-                    tracing::warn!(partition = p, %reason, "a batch failed; taking the partition again");
-                    lost.push(p);
-                }
-            }
-            for p in lost {
-                owners.remove(&p);
-                untaken.insert(p);
-                rewind(&consumer, &topic, p, committed(&consumer, &topic, p));
             }
             if !untaken.is_empty() {
                 tokio::time::sleep(RETAKE_AFTER).await;

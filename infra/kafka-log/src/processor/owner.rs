@@ -20,7 +20,7 @@ use studio_event_log::{
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::store::{Head, Store};
+use super::store::{Head, Known, Store};
 use crate::KafkaConfig;
 use crate::cursor::{kafka_offset, kafka_partition};
 use crate::error::{Quiet, Reader, unavailable};
@@ -49,6 +49,11 @@ pub(crate) fn fence(config: &KafkaConfig, partition: u32) -> Result<FutureProduc
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "0")
+        // The broker answers CONCURRENT_TRANSACTIONS while the last
+        // transaction's markers are being written; the default 100 ms
+        // pause before asking again would be every batch's latency.
+        .set("retry.backoff.ms", "2")
+        .set("retry.backoff.max.ms", "50")
         .set(
             "transaction.timeout.ms",
             TRANSACTION_TIMEOUT.as_millis().to_string(),
@@ -146,10 +151,14 @@ impl Owner {
         last_offset: i64,
         group: Arc<ConsumerGroupMetadata>,
     ) -> Result<Vec<StoredEvent>, Failed> {
+        let started = Instant::now();
+        let count = requests.len();
+        let known = self.known(&requests).await?;
+        let looked_up = started.elapsed();
         let mut batch = Batch::default();
         let mut answers = Vec::with_capacity(requests.len());
         for (_, request) in requests {
-            let answer = self.answer(&mut batch, request.body).await?;
+            let answer = self.answer(&mut batch, &known, request.body).await?;
             answers.push((request.id, request.reply_partition, answer));
         }
         // The events are written (not yet visible): their offsets are known.
@@ -173,6 +182,7 @@ impl Owner {
             });
         }
         let replies_topic = self.config.replies_topic();
+        let mut replies = Vec::with_capacity(answers.len());
         for (request, reply_partition, answer) in answers {
             let result = match answer {
                 Answer::Now(result) => result,
@@ -185,7 +195,8 @@ impl Owner {
             }
             let payload = encode_reply(request, result);
             let key = request.to_string();
-            self.producer
+            let delivery = self
+                .producer
                 .send_result(
                     FutureRecord::to(&replies_topic)
                         .partition(reply_partition)
@@ -193,7 +204,14 @@ impl Owner {
                         .payload(&payload),
                 )
                 .map_err(|(e, _)| failed("writing a reply", e))?;
+            replies.push(delivery);
         }
+        // Everything delivered before the commit: rdkafka's commit first
+        // flushes, and a flush with reports outstanding waits on its
+        // polling thread (100 ms steps).
+        try_join_all(replies.into_iter().map(delivered))
+            .await
+            .map_err(|e| Failed(format!("writing replies: {e}")))?;
         let mut consumed = TopicPartitionList::new();
         consumed
             .add_partition_offset(
@@ -202,6 +220,7 @@ impl Owner {
                 Offset::Offset(last_offset + 1),
             )
             .map_err(|e| failed("recording the consumed requests", e))?;
+        let written = started.elapsed();
         let (producer, timeout) = (self.producer.clone(), self.config.request_timeout);
         tokio::task::spawn_blocking(move || {
             producer.send_offsets_to_transaction(&consumed, &group, timeout)?;
@@ -210,11 +229,46 @@ impl Owner {
         .await
         .map_err(|e| Failed(format!("committing: {e}")))?
         .map_err(|e| failed("committing", e))?;
+        tracing::debug!(
+            partition = self.partition,
+            requests = count,
+            ?looked_up,
+            ?written,
+            committed = ?started.elapsed(),
+            "batch"
+        );
         Ok(stored)
     }
 
+    /// What the store holds of the batch's appends, looked up at once.
+    async fn known(&self, requests: &[(i64, Request)]) -> Result<Known, Failed> {
+        let (mut commands, mut aggregates, mut events) = (Vec::new(), Vec::new(), Vec::new());
+        for (_, request) in requests {
+            if let RequestBody::Append {
+                aggregate_id,
+                command_id,
+                events: appended,
+                ..
+            } = &request.body
+            {
+                commands.push(*command_id);
+                aggregates.push(*aggregate_id);
+                events.extend(appended.iter().map(|e| e.id));
+            }
+        }
+        self.store
+            .known(self.partition, &commands, &aggregates, &events)
+            .await
+            .map_err(|e| Failed(format!("reading the store: {e}")))
+    }
+
     /// The answer to one request, given what the batch did before it.
-    async fn answer(&self, batch: &mut Batch, body: RequestBody) -> Result<Answer, Failed> {
+    async fn answer(
+        &self,
+        batch: &mut Batch,
+        known: &Known,
+        body: RequestBody,
+    ) -> Result<Answer, Failed> {
         let storage = |e: LogError| Failed(format!("reading the store: {e}"));
         Ok(match body {
             RequestBody::ReadStream {
@@ -258,7 +312,7 @@ impl Owner {
                     command_id,
                     events,
                 };
-                match self.append(batch, request).await? {
+                match self.append(batch, known, request)? {
                     Ok(answer) => answer,
                     Err(refused) => Answer::Now(Err(refused.into())),
                 }
@@ -268,12 +322,12 @@ impl Owner {
 
     /// Checks an append and, when it holds, writes its events into the
     /// open transaction.
-    async fn append(
+    fn append(
         &self,
         batch: &mut Batch,
+        known: &Known,
         request: AppendRequest,
     ) -> Result<Result<Answer, LogError>, Failed> {
-        let storage = |e: LogError| Failed(format!("reading the store: {e}"));
         let (aggregate_id, command_id) = (request.aggregate_id, request.command_id);
         if let Some(&(aggregate, i)) = batch.commands.get(&command_id) {
             return Ok(if aggregate == aggregate_id {
@@ -282,21 +336,18 @@ impl Owner {
                 Err(LogError::CommandIdReused(command_id))
             });
         }
-        if let Some(first) = self
-            .store
-            .outcome(self.partition, command_id)
-            .await
-            .map_err(storage)?
-        {
+        if let Some(first) = known.outcomes.get(&command_id) {
             return Ok(if first.aggregate_id == aggregate_id {
-                Ok(Answer::Now(Ok(ReplyBody::Appended(wire_outcome(first)))))
+                Ok(Answer::Now(Ok(ReplyBody::Appended(wire_outcome(
+                    first.clone(),
+                )))))
             } else {
                 Err(LogError::CommandIdReused(command_id))
             });
         }
         let head = match batch.heads.get(&aggregate_id) {
             Some(head) => head.clone(),
-            None => self.store.head(aggregate_id).await.map_err(storage)?,
+            None => known.head(&aggregate_id),
         };
         if head.version != request.expected_version {
             return Ok(Err(LogError::Conflict {
@@ -316,9 +367,7 @@ impl Owner {
         };
         let mut records = Vec::with_capacity(request.events.len());
         for event in &request.events {
-            if batch.event_ids.contains(&event.id)
-                || self.store.has_event(event.id).await.map_err(storage)?
-            {
+            if batch.event_ids.contains(&event.id) || known.events.contains(&event.id) {
                 return Ok(Err(LogError::InvalidAppend(format!(
                     "event id {} is already in the log",
                     event.id

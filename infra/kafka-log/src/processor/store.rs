@@ -2,6 +2,7 @@
 //! of the events topic, written only with committed events, so it can
 //! always be brought up to date (or rebuilt) from the topic.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 
@@ -22,6 +23,32 @@ pub(crate) struct Head {
     pub aggregate_type: Option<String>,
     pub version: u64,
     pub hash: String,
+}
+
+/// What the store already holds of a batch's commands, streams and events.
+#[derive(Default)]
+pub(crate) struct Known {
+    pub outcomes: HashMap<Uuid, AppendOutcome>,
+    pub heads: HashMap<Uuid, Head>,
+    pub events: HashSet<Uuid>,
+}
+
+impl Known {
+    /// A stream's head, new streams at the genesis.
+    pub(crate) fn head(&self, aggregate_id: &Uuid) -> Head {
+        self.heads
+            .get(aggregate_id)
+            .cloned()
+            .unwrap_or_else(|| Head {
+                aggregate_type: None,
+                version: 0,
+                hash: studio_event_log::GENESIS_HASH.to_owned(),
+            })
+    }
+}
+
+fn uuid(text: String) -> Result<Uuid, LogError> {
+    Uuid::from_str(&text).map_err(|e| LogError::Corrupt(format!("id {text}: {e}")))
 }
 
 #[derive(Clone)]
@@ -104,34 +131,82 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) async fn head(&self, aggregate_id: Uuid) -> Result<Head, LogError> {
-        let row = sqlx::query(
-            "SELECT aggregate_type, sequence, hash FROM events WHERE aggregate_id = $1
-             ORDER BY sequence DESC LIMIT 1",
+    /// What a batch of appends is checked against, in three queries
+    /// whatever its size: the first outcomes of its command ids (in
+    /// `partition`), the heads of its streams, and which of its event ids
+    /// are already in the log.
+    pub(crate) async fn known(
+        &self,
+        partition: u32,
+        commands: &[Uuid],
+        aggregates: &[Uuid],
+        events: &[Uuid],
+    ) -> Result<Known, LogError> {
+        let list = |ids: &[Uuid]| {
+            serde_json::to_string(&ids.iter().map(Uuid::to_string).collect::<Vec<_>>())
+                .unwrap_or_else(|_| "[]".into())
+        };
+        let mut known = Known::default();
+        let rows = sqlx::query(
+            r#"SELECT command_id, aggregate_id, "offset", sequence FROM events
+               WHERE partition = $1 AND command_id IN (SELECT value FROM json_each($2))
+               ORDER BY command_id, "offset""#,
         )
-        .bind(aggregate_id.to_string())
-        .fetch_optional(&self.pool)
+        .bind(i64::from(partition))
+        .bind(list(commands))
+        .fetch_all(&self.pool)
         .await?;
-        Ok(match row {
-            Some(row) => Head {
-                aggregate_type: Some(row.try_get("aggregate_type")?),
-                version: unsigned(row.try_get("sequence")?)?,
-                hash: row.try_get("hash")?,
-            },
-            None => Head {
-                aggregate_type: None,
-                version: 0,
-                hash: studio_event_log::GENESIS_HASH.to_owned(),
-            },
-        })
-    }
-
-    pub(crate) async fn has_event(&self, event_id: Uuid) -> Result<bool, LogError> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM events WHERE event_id = $1")
-            .bind(event_id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(found.is_some())
+        for row in &rows {
+            let command_id = uuid(row.try_get("command_id")?)?;
+            let aggregate_id = uuid(row.try_get("aggregate_id")?)?;
+            let position = Position {
+                partition,
+                offset: unsigned(row.try_get("offset")?)?,
+            };
+            let sequence = unsigned(row.try_get("sequence")?)?;
+            let outcome = known
+                .outcomes
+                .entry(command_id)
+                .or_insert_with(|| AppendOutcome {
+                    command_id,
+                    aggregate_id,
+                    positions: Vec::new(),
+                    version: 0,
+                    duplicate: true,
+                });
+            outcome.positions.push(position);
+            outcome.version = outcome.version.max(sequence);
+        }
+        let rows = sqlx::query(
+            "SELECT e.aggregate_id, e.aggregate_type, e.sequence, e.hash FROM events e
+             JOIN (SELECT aggregate_id, max(sequence) AS sequence FROM events
+                   WHERE aggregate_id IN (SELECT value FROM json_each($1))
+                   GROUP BY aggregate_id) last
+               ON e.aggregate_id = last.aggregate_id AND e.sequence = last.sequence",
+        )
+        .bind(list(aggregates))
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &rows {
+            known.heads.insert(
+                uuid(row.try_get("aggregate_id")?)?,
+                Head {
+                    aggregate_type: Some(row.try_get("aggregate_type")?),
+                    version: unsigned(row.try_get("sequence")?)?,
+                    hash: row.try_get("hash")?,
+                },
+            );
+        }
+        let found: Vec<String> = sqlx::query_scalar(
+            "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each($1))",
+        )
+        .bind(list(events))
+        .fetch_all(&self.pool)
+        .await?;
+        for id in found {
+            known.events.insert(uuid(id)?);
+        }
+        Ok(known)
     }
 
     /// The first outcome of a command appended in `partition`.
