@@ -9,7 +9,8 @@ use anyhow::Context;
 use axum::Router;
 use axum::serve::ListenerExt;
 use studio_command_api::CommandService;
-use studio_projections::{LocalProgress, Projector, ProjectorConfig};
+use studio_kafka_log::SharedPartitions;
+use studio_projections::{LocalProgress, Projection, Projector, ProjectorConfig};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
@@ -177,7 +178,17 @@ pub async fn projector(settings: Settings, projection: &str) -> anyhow::Result<(
         ),
         other => anyhow::bail!("no projection {other:?}: `relational` or `postgres`"),
     }
-    let _read_model_lock = platform::lock(&settings, Store::ReadModel)?;
+    // Projectors of a PostgreSQL read model fed by Kafka share the log's
+    // partitions through a consumer group, from any data directory;
+    // otherwise one projector writes the data directory's read model.
+    let shared = match (settings.kafka_log(), settings.postgres_read_model()) {
+        (Some(kafka), Some(_)) => Some(kafka),
+        _ => None,
+    };
+    let _read_model_lock = match shared {
+        Some(_) => None,
+        None => Some(platform::lock(&settings, Store::ReadModel)?),
+    };
     let log = platform::log_reader(&settings).await?;
     let personal = platform::personal_data(&settings).await?;
     let blobs = platform::blobs(&settings).await?;
@@ -189,15 +200,66 @@ pub async fn projector(settings: Settings, projection: &str) -> anyhow::Result<(
         stop.cancel();
     });
     tracing::info!(data_dir = %settings.data_dir.display(), "studio projector is running");
-    Projector::new(
-        log,
-        read_model,
-        LocalProgress::new(),
-        ProjectorConfig::default(),
-    )
-    .run(shutdown)
-    .await
-    .context("the projector")
+    let projector = || {
+        Projector::new(
+            log.clone(),
+            read_model.clone(),
+            LocalProgress::new(),
+            ProjectorConfig::default(),
+        )
+    };
+    match shared {
+        Some(kafka) => {
+            let group = format!("{}.projector.{}", kafka.topic_prefix, read_model.name());
+            let partitions =
+                SharedPartitions::join(&kafka, &group).context("joining the projectors' group")?;
+            share_partitions(partitions, projector, shutdown).await
+        }
+        None => projector().run(shutdown).await.context("the projector"),
+    }
+}
+
+/// Runs a projector over the partitions the group gives this process,
+/// restarted over the new set whenever it changes; partitions taken away
+/// are released only once it stopped applying them.
+async fn share_partitions(
+    mut partitions: SharedPartitions,
+    projector: impl Fn() -> Projector,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    loop {
+        let (generation, held) = partitions.current();
+        tracing::info!(partitions = ?held, "projecting the partitions this projector holds");
+        if held.is_empty() {
+            // What it lost, it no longer applies.
+            partitions.released(generation);
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                changed = partitions.changed() => changed.context("sharing the log's partitions")?,
+            }
+            continue;
+        }
+        let stop = shutdown.child_token();
+        let mut task = tokio::spawn(projector().over(held).run(stop.clone()));
+        partitions.released(generation);
+        let reassigned = tokio::select! {
+            _ = shutdown.cancelled() => false,
+            changed = partitions.changed() => {
+                changed.context("sharing the log's partitions")?;
+                true
+            }
+            ended = &mut task => {
+                return ended.context("the projector task")?.context("the projector");
+            }
+        };
+        stop.cancel();
+        task.await
+            .context("the projector task")?
+            .context("the projector")?;
+        if !reassigned {
+            return Ok(());
+        }
+    }
 }
 
 /// The document pipeline alone. It appends to the log beside the process

@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -127,6 +127,8 @@ pub struct Projector {
     projection: Arc<dyn Projection>,
     progress: LocalProgress,
     config: ProjectorConfig,
+    /// The partitions it applies, when it shares the log with others.
+    partitions: Option<BTreeSet<u32>>,
 }
 
 impl Projector {
@@ -141,7 +143,14 @@ impl Projector {
             projection,
             progress,
             config,
+            partitions: None,
         }
+    }
+
+    /// Applies `partitions` only (the others are other projectors' work).
+    pub fn over(mut self, partitions: BTreeSet<u32>) -> Self {
+        self.partitions = Some(partitions);
+        self
     }
 
     /// Runs until `shutdown` is cancelled. A failing batch is retried with
@@ -174,10 +183,18 @@ impl Projector {
 
     /// Follows the log from the checkpoint until shutdown (Ok) or a failure.
     async fn follow(&self, shutdown: &CancellationToken) -> Result<(), ProjectionError> {
-        let checkpoints = self.projection.checkpoints().await?;
+        let mut checkpoints = self.projection.checkpoints().await?;
+        let cursor = match &self.partitions {
+            Some(partitions) => {
+                checkpoints.retain(|p, _| partitions.contains(p));
+                self.log
+                    .cursor_over(partitions, checkpoints.clone())
+                    .await?
+            }
+            None => self.log.cursor(checkpoints.clone()).await?,
+        };
         self.progress
             .advance(self.projection.name(), &checkpoints, vec![]);
-        let cursor = self.log.cursor(checkpoints).await?;
         let mut batches = ReadAhead::new(cursor, self.config.batch_size, self.config.idle_wait);
         loop {
             let (batch, next_offsets) = tokio::select! {

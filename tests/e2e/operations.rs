@@ -9,7 +9,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use studio_projections::relational::Relational;
 
-use crate::support::{Server, e2e_postgres, fresh_database, studio};
+use crate::support::{Server, e2e_kafka, e2e_postgres, fresh_database, studio};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lag_is_measured_for_prometheus_and_graphql() {
@@ -255,4 +255,108 @@ async fn the_projector_refuses_a_read_model_it_cannot_run() {
         assert!(!postgres.status.success());
         assert!(String::from_utf8_lossy(&postgres.stderr).contains("embedded"));
     }
+}
+
+/// Members of the projectors' consumer group (Kafka log).
+fn projector_group_members(prefix: &str) -> usize {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let url = e2e_kafka().unwrap_or_default();
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", url.trim_start_matches("kafka://"))
+        .create()
+        .expect("a Kafka client");
+    consumer
+        .fetch_group_list(
+            Some(&format!("{prefix}.projector.relational")),
+            Duration::from_secs(5),
+        )
+        .ok()
+        .and_then(|list| list.groups().first().map(|g| g.members().len()))
+        .unwrap_or(0)
+}
+
+async fn wait_for_members(prefix: &str, members: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let prefix_owned = prefix.to_owned();
+        let found = tokio::task::spawn_blocking(move || projector_group_members(&prefix_owned))
+            .await
+            .expect("group lookup");
+        if found == members {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the projectors' group has {found} members, not {members}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projectors_share_the_partitions_and_one_takes_over_from_a_killed_one() {
+    if e2e_kafka().is_none() || e2e_postgres().is_none() {
+        eprintln!(
+            "skipped: projectors share partitions when the log is on Kafka and the read model \
+             on PostgreSQL (the test command's second pass)"
+        );
+        return;
+    }
+    let temp = tempfile::tempdir().expect("temp dir");
+    let commands = Server::start_role_in(temp.path(), "command-api").await;
+    let mut first = Server::start_role_in(temp.path(), "projector").await;
+    let second = Server::start_role_in(temp.path(), "projector").await;
+    let queries = Server::start_role_in(temp.path(), "query-api").await;
+    let prefix = commands.kafka_prefix.clone().unwrap_or_default();
+    wait_for_members(&prefix, 2).await;
+
+    let ada = commands.client().editor("ada@example.org").await;
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let ada = ada.clone();
+            tokio::spawn(async move {
+                for i in 0..150 {
+                    ada.post(
+                        "/api/v1/characters",
+                        json!({ "name": format!("Scribe {w}-{i}") }),
+                    )
+                    .await
+                    .expect(201);
+                }
+            })
+        })
+        .collect();
+    // One projector dies while both apply the load; the other takes its
+    // partitions over from their checkpoints.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    first.kill();
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    wait_for_members(&prefix, 1).await;
+    queries.settle().await;
+    let live = second.read_model_url.clone().unwrap_or_default();
+    let characters = Relational::open_postgres_reader(&live)
+        .await
+        .expect("open the read model")
+        .contents()
+        .await
+        .expect("contents")
+        .remove("characters")
+        .unwrap_or_default();
+    assert_eq!(characters.len(), 600);
+
+    let rebuilt = fresh_database(&e2e_postgres().unwrap_or_default()).await;
+    let mut replay = studio();
+    second.env(&mut replay);
+    let status = replay
+        .args(["replay", "--into", &rebuilt])
+        .status()
+        .expect("studio replay");
+    assert!(status.success());
+    assert_eq!(
+        table_hashes(&live).await,
+        table_hashes(&rebuilt).await,
+        "the shared projection differs from a rebuild"
+    );
 }

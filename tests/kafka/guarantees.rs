@@ -188,3 +188,39 @@ async fn a_broker_restart_under_load_loses_nothing_acknowledged() {
         .await
         .expect("the verdict");
 }
+
+/// Standard tools route by the `ce_*` headers without parsing the value:
+/// `kcat` (from Debian, installed with Kafka by `infra/local/up.sh`) reads
+/// them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_carry_cloudevents_headers_that_kcat_reads() {
+    let config = fresh_config();
+    let _processor = Processor::start(&config);
+    let log = client(&config).await;
+    let append = request(Uuid::now_v7(), 0, GENESIS_HASH, 1);
+    append_when_ready(log.as_ref(), append.clone()).await;
+    let event = &append.events[0];
+    let output = std::process::Command::new("kcat")
+        .args(["-C", "-b", &config.brokers, "-t", &config.events_topic()])
+        .args(["-X", "isolation.level=read_committed", "-e", "-q"])
+        .args(["-f", "%k|%h|%s\n"])
+        .output()
+        .expect("kcat (bash infra/local/up.sh kafka installs it)");
+    assert!(output.status.success(), "kcat failed");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&append.aggregate_id.to_string()))
+        .unwrap_or_else(|| panic!("no record keyed by the aggregate: {text}"));
+    for header in [
+        format!("ce_id={}", event.id),
+        format!("ce_type={}", event.event_type),
+        format!("ce_subject={}", event.subject),
+        "ce_aggregatesequence=1".to_owned(),
+        "ce_specversion=1.0".to_owned(),
+        "content-type=application/cloudevents+json; charset=UTF-8".to_owned(),
+    ] {
+        assert!(line.contains(&header), "{header} missing from {line}");
+    }
+    assert!(line.contains(&format!("\"id\":\"{}\"", event.id)), "{line}");
+}

@@ -18,6 +18,7 @@ mod port;
 mod position;
 mod read_ahead;
 pub mod sqlite;
+mod subset;
 
 pub use append_check::check_append;
 pub use envelope::{
@@ -28,3 +29,4 @@ pub use partition::{murmur2, partition_for};
 pub use port::{AppendOutcome, AppendRequest, EventLog, LogCursor, StoredEvent};
 pub use position::{Position, PositionToken, PositionTokenError};
 pub use read_ahead::{ReadAhead, ReadBatch};
+pub use subset::SubsetCursor;

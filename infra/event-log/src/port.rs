@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -77,6 +77,20 @@ pub trait EventLog: Send + Sync + 'static {
     /// A reader positioned at `from` (the next offset to read, per
     /// partition; missing partitions start at 0).
     async fn cursor(&self, from: BTreeMap<u32, u64>) -> Result<Box<dyn LogCursor>, LogError>;
+
+    /// A reader of `partitions` only, positioned at `from`: what a
+    /// projector reads when it shares the log with others.
+    async fn cursor_over(
+        &self,
+        partitions: &BTreeSet<u32>,
+        from: BTreeMap<u32, u64>,
+    ) -> Result<Box<dyn LogCursor>, LogError> {
+        let cursor = self.cursor(from).await?;
+        Ok(Box::new(crate::SubsetCursor::new(
+            cursor,
+            partitions.clone(),
+        )))
+    }
 
     /// Every stream whose events belong to `tenant`, with its aggregate
     /// type. This default walks the whole log; adapters with an index do

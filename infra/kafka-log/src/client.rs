@@ -4,7 +4,7 @@
 //! (Kafka has no conditional append; the owner checks and writes); cursors
 //! read the events topic directly.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -332,5 +332,17 @@ impl EventLog for KafkaEventLog {
 
     async fn cursor(&self, from: BTreeMap<u32, u64>) -> Result<Box<dyn LogCursor>, LogError> {
         Ok(Box::new(KafkaCursor::open(&self.config, &from)?))
+    }
+
+    async fn cursor_over(
+        &self,
+        partitions: &BTreeSet<u32>,
+        from: BTreeMap<u32, u64>,
+    ) -> Result<Box<dyn LogCursor>, LogError> {
+        Ok(Box::new(KafkaCursor::open_over(
+            &self.config,
+            partitions,
+            &from,
+        )?))
     }
 }

@@ -44,6 +44,15 @@ pub struct KafkaCursor {
 
 impl KafkaCursor {
     pub(crate) fn open(config: &KafkaConfig, from: &BTreeMap<u32, u64>) -> Result<Self, LogError> {
+        Self::open_over(config, &(0..config.partitions).collect(), from)
+    }
+
+    /// A reader of `partitions` only.
+    pub(crate) fn open_over(
+        config: &KafkaConfig,
+        partitions: &BTreeSet<u32>,
+        from: &BTreeMap<u32, u64>,
+    ) -> Result<Self, LogError> {
         let consumer: Reader = config
             .reader()
             .create_with_context(Quiet)
@@ -51,7 +60,7 @@ impl KafkaCursor {
         let topic = config.events_topic();
         let mut assignment = TopicPartitionList::new();
         let mut next = BTreeMap::new();
-        for partition in 0..config.partitions {
+        for &partition in partitions {
             let offset = from.get(&partition).copied().unwrap_or(0);
             assignment
                 .add_partition_offset(&topic, kafka_partition(partition)?, kafka_offset(offset)?)
@@ -63,7 +72,7 @@ impl KafkaCursor {
             .map_err(|e| unavailable("positioning a reader", e))?;
         Ok(Self {
             consumer,
-            partitions: config.partitions,
+            partitions: u32::try_from(partitions.len()).unwrap_or(u32::MAX),
             next,
             at_end: BTreeSet::new(),
         })

@@ -10,15 +10,20 @@
 //! requests to the owner of the aggregate's partition and wait for the
 //! reply; they read the log itself straight from the events topic.
 //!
+//! Readers that split the partitions between them (projectors of one read
+//! model) join a group with `SharedPartitions`.
+//!
 //! Topics (`<prefix>.`): `events` (kept forever, keyed by aggregate id,
 //! CloudEvents JSON with `ce_*` headers), `requests` (keyed by aggregate
 //! id, as many partitions as `events`), `replies` (each client reads one
 //! partition).
 
+mod blocking;
 mod client;
 mod config;
 mod cursor;
 mod error;
+mod group;
 mod processor;
 mod record;
 mod topics;
@@ -27,5 +32,6 @@ mod wire;
 pub use client::KafkaEventLog;
 pub use config::KafkaConfig;
 pub use cursor::KafkaCursor;
+pub use group::SharedPartitions;
 pub use processor::CommandProcessor;
 pub use topics::ensure_topics;

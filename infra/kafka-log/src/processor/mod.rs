@@ -27,6 +27,7 @@ use tokio_util::task::AbortOnDropHandle;
 use self::owner::{Failed, Owner};
 use self::store::Store;
 use crate::KafkaConfig;
+use crate::blocking::off_the_executor;
 use crate::cursor::kafka_partition;
 use crate::error::unavailable;
 use crate::topics::ensure_topics;
@@ -103,16 +104,6 @@ impl ConsumerContext for GroupContext {
                 changes.assigned.insert(p);
             }
         }
-    }
-}
-
-/// Runs blocking work from a callback that runs inside `recv` on an async
-/// worker thread: that thread hands its other tasks on first.
-fn off_the_executor<T>(work: impl FnOnce() -> T) -> T {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-        _ => work(),
     }
 }
 
