@@ -24,9 +24,20 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _read_model_lock = platform::lock(&settings, Store::ReadModel)?;
     let _processor_lock = platform::lock(&settings, Store::Processor)?;
     let shutdown = CancellationToken::new();
-    // With the log on Kafka, this process owns partitions too.
+    // With the log on Kafka, this process owns partitions too; if that
+    // stops (a fatal Kafka error), the whole process stops with it rather
+    // than serving commands nobody carries out.
     let command_processor = match settings.kafka_brokers() {
-        Some(_) => Some(spawn_command_processor(&settings, shutdown.clone()).await?),
+        Some(_) => {
+            let (task, lock) = spawn_command_processor(&settings, shutdown.clone()).await?;
+            let stop = shutdown.clone();
+            let watched = tokio::spawn(async move {
+                let ended = task.await;
+                stop.cancel();
+                ended
+            });
+            Some((watched, lock))
+        }
         None => None,
     };
     let identity = Identity::load(&settings)?;
@@ -100,6 +111,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("the projector")?;
     if let Some((task, _lock)) = command_processor {
         task.await
+            .context("the command processor task")?
             .context("the command processor task")?
             .context("the command processor")?;
     }
@@ -224,6 +236,18 @@ pub async fn projector(settings: Settings, projection: &str) -> anyhow::Result<(
 /// are released only once it stopped applying them.
 async fn share_partitions(
     mut partitions: SharedPartitions,
+    projector: impl Fn() -> Projector,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let result = project_shared(&mut partitions, projector, shutdown).await;
+    // Leaving the group revokes everything: nothing is being applied any
+    // more, so the rebalance need not wait.
+    partitions.released(u64::MAX);
+    result
+}
+
+async fn project_shared(
+    partitions: &mut SharedPartitions,
     projector: impl Fn() -> Projector,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {

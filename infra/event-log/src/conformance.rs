@@ -277,8 +277,13 @@ pub async fn refuses_malformed_appends(log: &dyn EventLog) -> Check {
     let mut foreign_command = request(id, version, &hash, 1);
     foreign_command.command_id = Uuid::now_v7();
 
+    let mut repeated_id = request(id, version, &hash, 2);
+    repeated_id.events[1].id = repeated_id.events[0].id;
+    repeated_id.events[1].hash = repeated_id.events[1].computed_hash();
+
     let cases = [
         ("no events", empty),
+        ("one event id twice", repeated_id),
         ("a skipped sequence", wrong_sequence),
         ("a broken chain", broken_chain),
         ("a wrong hash", tampered),

@@ -75,9 +75,13 @@ impl KafkaEventLog {
         let id = Uuid::now_v7();
         let partition = kafka_partition(self.partition_of(&body.aggregate_id()))?;
         let key = body.aggregate_id().to_string();
+        let expires_at = chrono::Utc::now()
+            + chrono::TimeDelta::from_std(self.config.request_timeout)
+                .unwrap_or(chrono::TimeDelta::MAX);
         let payload = serde_json::to_vec(&Request {
             id,
             reply_partition: self.reply_partition,
+            expires_at,
             body,
         })
         .map_err(|e| LogError::InvalidAppend(format!("the request does not encode: {e}")))?;

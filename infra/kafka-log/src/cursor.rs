@@ -240,6 +240,11 @@ impl Ends {
                 }
             }
         }
+        // Nothing more to read: no fetching in the background until the
+        // next look.
+        if let Err(e) = self.consumer.unassign() {
+            tracing::warn!(error = %e, "could not stop reading the end of the events topic");
+        }
         Ok(last)
     }
 }

@@ -8,6 +8,9 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::RDKafkaErrorCode;
 use studio_event_log::LogError;
 
+/// The largest reply record (the replies topic's `max.message.bytes`).
+pub(crate) const MAX_REPLY_RECORD_BYTES: &str = "8388608";
+
 use crate::KafkaConfig;
 use crate::error::unavailable;
 
@@ -36,7 +39,11 @@ pub async fn ensure_topics(config: &KafkaConfig) -> Result<(), LogError> {
             .set("retention.bytes", "-1")
             .set("cleanup.policy", "delete"),
         NewTopic::new(&requests, partitions, replication()).set("retention.ms", "604800000"),
-        NewTopic::new(&replies_topic, replies, replication()).set("retention.ms", "86400000"),
+        // A page of a stream carries events of up to 900 KB, escaped
+        // into JSON strings: replies may be larger than Kafka's default.
+        NewTopic::new(&replies_topic, replies, replication())
+            .set("retention.ms", "86400000")
+            .set("max.message.bytes", MAX_REPLY_RECORD_BYTES),
     ];
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let results = admin

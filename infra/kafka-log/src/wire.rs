@@ -2,6 +2,7 @@
 //! and replies topics (JSON). A request names the reply partition its
 //! client reads; a reply names the request it answers.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use studio_event_log::{AppendOutcome, EventEnvelope, LogError, Position, StoredEvent};
 use uuid::Uuid;
@@ -11,7 +12,21 @@ pub struct Request {
     pub id: Uuid,
     /// The partition of the replies topic the client reads.
     pub reply_partition: i32,
+    /// When the client stops waiting. A processor that reads the request
+    /// well after that (past `EXPIRY_GRACE`, which absorbs clock skew)
+    /// refuses it unread: a command whose sender gave up long ago is not
+    /// carried out hours later, after an outage.
+    pub expires_at: DateTime<Utc>,
     pub body: RequestBody,
+}
+
+/// How long past its `expires_at` a request is still carried out.
+pub const EXPIRY_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+impl Request {
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        now > self.expires_at + EXPIRY_GRACE
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -188,6 +203,22 @@ mod tests {
             version: 3,
             duplicate: false,
         }
+    }
+
+    #[test]
+    fn a_request_expires_only_past_its_grace() {
+        let sent = Utc::now();
+        let request = Request {
+            id: Uuid::now_v7(),
+            reply_partition: 0,
+            expires_at: sent,
+            body: RequestBody::ReadStream {
+                aggregate_id: Uuid::now_v7(),
+                from_sequence: 1,
+            },
+        };
+        assert!(!request.expired(sent + EXPIRY_GRACE));
+        assert!(request.expired(sent + EXPIRY_GRACE + chrono::TimeDelta::milliseconds(1)));
     }
 
     /// Every reply a processor can send survives the trip.

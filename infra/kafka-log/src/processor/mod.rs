@@ -113,17 +113,34 @@ impl ConsumerContext for GroupContext {
 /// aborted by whoever takes the partition next (its requests are read
 /// again from the committed offset).
 struct Running {
+    /// Which owner this is: a failure reported by an earlier one is stale.
+    serial: u64,
     queue: mpsc::UnboundedSender<Vec<(i64, Request)>>,
     _task: AbortOnDropHandle<()>,
+}
+
+/// An owner's batch failed; it stopped.
+struct Failure {
+    partition: u32,
+    serial: u64,
+    reason: String,
 }
 
 impl Running {
     fn start(
         partition: u32,
+        serial: u64,
         owner: Owner,
         group: watch::Receiver<Option<Arc<ConsumerGroupMetadata>>>,
-        failed: mpsc::UnboundedSender<(u32, String)>,
+        failed: mpsc::UnboundedSender<Failure>,
     ) -> Self {
+        let fail = move |reason: String| {
+            let _ = failed.send(Failure {
+                partition,
+                serial,
+                reason,
+            });
+        };
         let (queue, mut requests) = mpsc::unbounded_channel::<Vec<(i64, Request)>>();
         let task = tokio::spawn(async move {
             while let Some(mut batch) = requests.recv().await {
@@ -135,16 +152,17 @@ impl Running {
                     }
                 }
                 let Some(metadata) = group.borrow().clone() else {
-                    let _ = failed.send((partition, "not in the group".into()));
+                    fail("not in the group".into());
                     return;
                 };
                 if let Err(Failed(reason)) = owner.handle(batch, metadata).await {
-                    let _ = failed.send((partition, reason));
+                    fail(reason);
                     return;
                 }
             }
         });
         Self {
+            serial,
             queue,
             _task: AbortOnDropHandle::new(task),
         }
@@ -193,20 +211,33 @@ impl CommandProcessor {
             .map_err(|e| unavailable("joining the command processors", e))?;
         tracing::info!(group = %self.config.processor_group(), %topic, "command processor started");
         let mut owners: BTreeMap<u32, Running> = BTreeMap::new();
+        // Assigned to this processor, taken or not.
+        let mut assigned: BTreeSet<u32> = BTreeSet::new();
         // Assigned partitions not (yet) taken.
         let mut untaken: BTreeSet<u32> = BTreeSet::new();
+        // Partitions whose requests must be read again from the committed
+        // offset before any of them is handed to an owner.
+        let mut to_rewind: BTreeSet<u32> = BTreeSet::new();
         let (group_tx, group_rx) = watch::channel(None);
-        let (failed_tx, mut failed_rx) = mpsc::unbounded_channel::<(u32, String)>();
+        let (failed_tx, mut failed_rx) = mpsc::unbounded_channel::<Failure>();
+        let mut serial = 0u64;
         loop {
-            let batch = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                Some((p, reason)) = failed_rx.recv() => {
-                    tracing::warn!(partition = p, %reason, "a batch failed; taking the partition again");
-                    owners.remove(&p);
-                    untaken.insert(p);
-                    rewind(&consumer, &topic, p, committed(&consumer, &topic, p));
+            // Failures are looked at between reads, never by cancelling one
+            // (records already taken from the consumer would be lost).
+            while let Ok(failure) = failed_rx.try_recv() {
+                let current = owners.get(&failure.partition).map(|o| o.serial);
+                if current != Some(failure.serial) {
                     continue;
                 }
+                tracing::warn!(partition = failure.partition, reason = %failure.reason, "a batch failed; taking the partition again");
+                owners.remove(&failure.partition);
+                if assigned.contains(&failure.partition) {
+                    untaken.insert(failure.partition);
+                }
+                to_rewind.insert(failure.partition);
+            }
+            let batch = tokio::select! {
+                _ = shutdown.cancelled() => break,
                 batch = gather(&consumer) => batch?,
             };
             let mut fenced = BTreeMap::new();
@@ -214,12 +245,17 @@ impl CommandProcessor {
                 for p in std::mem::take(&mut changes.revoked) {
                     owners.remove(&p);
                     untaken.remove(&p);
+                    assigned.remove(&p);
+                    to_rewind.remove(&p);
                 }
-                untaken.extend(std::mem::take(&mut changes.assigned));
+                let new = std::mem::take(&mut changes.assigned);
+                assigned.extend(new.iter().copied());
+                untaken.extend(new);
                 fenced = std::mem::take(&mut changes.fenced);
             }
             // The group's generation, for the owners' commits of offsets.
             group_tx.send_replace(consumer.group_metadata().map(Arc::new));
+            to_rewind.retain(|&p| !rewind_to_committed(&consumer, &topic, p));
             if !untaken.is_empty() {
                 tracing::info!(partitions = ?untaken, "taking partitions");
             }
@@ -233,7 +269,9 @@ impl CommandProcessor {
                 match taken {
                     Ok(owner) => {
                         tracing::info!(partition = p, "took partition");
-                        let running = Running::start(p, owner, group_rx.clone(), failed_tx.clone());
+                        serial += 1;
+                        let running =
+                            Running::start(p, serial, owner, group_rx.clone(), failed_tx.clone());
                         owners.insert(p, running);
                         untaken.remove(&p);
                     }
@@ -248,16 +286,17 @@ impl CommandProcessor {
                     .push((offset, request));
             }
             for (p, requests) in by_partition {
-                let handed = owners
-                    .get(&p)
-                    .is_some_and(|owner| owner.queue.send(requests).is_ok());
+                let handed = !to_rewind.contains(&p)
+                    && owners
+                        .get(&p)
+                        .is_some_and(|owner| owner.queue.send(requests).is_ok());
                 // Not held (yet, or any more): read again from the
                 // committed offset once it is.
-                if !handed {
-                    rewind(&consumer, &topic, p, committed(&consumer, &topic, p));
+                if !handed && assigned.contains(&p) && !rewind_to_committed(&consumer, &topic, p) {
+                    to_rewind.insert(p);
                 }
             }
-            if !untaken.is_empty() {
+            if !untaken.is_empty() || !to_rewind.is_empty() {
                 tokio::time::sleep(RETAKE_AFTER).await;
             }
         }
@@ -315,34 +354,45 @@ async fn gather(
     Ok(batch)
 }
 
-fn rewind(consumer: &StreamConsumer<GroupContext>, topic: &str, partition: u32, to: Offset) {
+/// Positions the requests of `partition` at the group's committed offset
+/// (the first request not yet carried out); false if that could not be
+/// done now (the caller tries again and hands nothing meanwhile).
+fn rewind_to_committed(
+    consumer: &StreamConsumer<GroupContext>,
+    topic: &str,
+    partition: u32,
+) -> bool {
     let Ok(p) = kafka_partition(partition) else {
-        return;
+        return false;
     };
-    if let Err(e) = consumer.seek(topic, p, to, Duration::from_secs(5)) {
-        tracing::warn!(partition, error = %e, "could not rewind the requests");
-    }
-}
-
-/// The group's committed offset of a partition (the first request not yet
-/// carried out).
-fn committed(consumer: &StreamConsumer<GroupContext>, topic: &str, partition: u32) -> Offset {
     let mut list = TopicPartitionList::new();
-    let Ok(p) = kafka_partition(partition) else {
-        return Offset::Beginning;
-    };
     if list
         .add_partition(topic, p)
         .set_offset(Offset::Invalid)
         .is_err()
     {
-        return Offset::Beginning;
+        return false;
     }
-    match consumer.committed_offsets(list, Duration::from_secs(5)) {
-        Ok(found) => match found.find_partition(topic, p).map(|e| e.offset()) {
-            Some(Offset::Offset(o)) => Offset::Offset(o),
-            _ => Offset::Beginning,
-        },
-        Err(_) => Offset::Beginning,
+    // Broker calls: off the async worker.
+    let found = off_the_executor(|| consumer.committed_offsets(list, Duration::from_secs(5)));
+    let to = match found.map(|found| found.find_partition(topic, p).map(|e| e.offset())) {
+        Ok(Some(Offset::Offset(o))) => Offset::Offset(o),
+        // Nothing committed yet: from the start.
+        Ok(Some(Offset::Invalid)) | Ok(None) => Offset::Beginning,
+        Ok(Some(other)) => {
+            tracing::warn!(partition, offset = ?other, "an unexpected committed offset");
+            return false;
+        }
+        Err(e) => {
+            tracing::warn!(partition, error = %e, "could not read the committed offset");
+            return false;
+        }
+    };
+    match off_the_executor(|| consumer.seek(topic, p, to, Duration::from_secs(5))) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(partition, error = %e, "could not rewind the requests");
+            false
+        }
     }
 }

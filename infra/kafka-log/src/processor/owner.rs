@@ -49,6 +49,7 @@ pub(crate) fn fence(config: &KafkaConfig, partition: u32) -> Result<FutureProduc
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "0")
+        .set("message.max.bytes", crate::topics::MAX_REPLY_RECORD_BYTES)
         // The broker answers CONCURRENT_TRANSACTIONS while the last
         // transaction's markers are being written; the default 100 ms
         // pause before asking again would be every batch's latency.
@@ -157,8 +158,19 @@ impl Owner {
         let looked_up = started.elapsed();
         let mut batch = Batch::default();
         let mut answers = Vec::with_capacity(requests.len());
+        let now = chrono::Utc::now();
         for (_, request) in requests {
-            let answer = self.answer(&mut batch, &known, request.body).await?;
+            let answer = if request.expired(now) {
+                Answer::Now(Err(WireError::Unavailable {
+                    message: format!(
+                        "the request expired at {} before a command processor took it; \
+                         it was not carried out",
+                        request.expires_at
+                    ),
+                }))
+            } else {
+                self.answer(&mut batch, &known, request.body).await?
+            };
             answers.push((request.id, request.reply_partition, answer));
         }
         // The events are written (not yet visible): their offsets are known.
@@ -366,10 +378,14 @@ impl Owner {
             Err(refused) => return Ok(Err(refused)),
         };
         let mut records = Vec::with_capacity(request.events.len());
+        let mut own_ids = HashSet::with_capacity(request.events.len());
         for event in &request.events {
-            if batch.event_ids.contains(&event.id) || known.events.contains(&event.id) {
+            if batch.event_ids.contains(&event.id)
+                || known.events.contains(&event.id)
+                || !own_ids.insert(event.id)
+            {
                 return Ok(Err(LogError::InvalidAppend(format!(
-                    "event id {} is already in the log",
+                    "event id {} is already in the log, or twice in this append",
                     event.id
                 ))));
             }

@@ -289,7 +289,7 @@ async fn insert(conn: &mut SqliteConnection, event: &StoredEvent) -> Result<(), 
         r#"INSERT INTO events (partition, "offset", aggregate_id, aggregate_type, sequence,
              event_id, command_id, hash, envelope)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT DO NOTHING"#,
+           ON CONFLICT (partition, "offset") DO NOTHING"#,
     )
     .bind(i64::from(event.position.partition))
     .bind(int(event.position.offset)?)
