@@ -69,6 +69,9 @@ impl KafkaConfig {
         config
             .set("bootstrap.servers", &self.brokers)
             .set("socket.timeout.ms", &timeout)
+            // Small requests and replies go out at once instead of
+            // waiting for the previous segment's ACK (Nagle).
+            .set("socket.nagle.disable", "true")
             .set("log_level", "4");
         config
     }
