@@ -14,17 +14,15 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use rdkafka::client::ClientContext;
-use rdkafka::consumer::{
-    BaseConsumer, Consumer, ConsumerContext, ConsumerGroupMetadata, Rebalance, StreamConsumer,
-};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use studio_event_log::LogError;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use self::owner::{Failed, Owner};
+use self::owner::{Failed, Membership, Owner};
 use self::store::Store;
 use crate::KafkaConfig;
 use crate::blocking::off_the_executor;
@@ -131,7 +129,7 @@ impl Running {
         partition: u32,
         serial: u64,
         owner: Owner,
-        group: watch::Receiver<Option<Arc<ConsumerGroupMetadata>>>,
+        membership: Membership,
         failed: mpsc::UnboundedSender<Failure>,
     ) -> Self {
         let fail = move |reason: String| {
@@ -151,11 +149,7 @@ impl Running {
                         Err(_) => break,
                     }
                 }
-                let Some(metadata) = group.borrow().clone() else {
-                    fail("not in the group".into());
-                    return;
-                };
-                if let Err(Failed(reason)) = owner.handle(batch, metadata).await {
+                if let Err(Failed(reason)) = owner.handle(batch, &membership).await {
                     fail(reason);
                     return;
                 }
@@ -205,6 +199,11 @@ impl CommandProcessor {
                 changes: changes.clone(),
             })
             .map_err(|e| unavailable("connecting to Kafka", e))?;
+        let consumer = Arc::new(consumer);
+        let membership: Membership = {
+            let consumer = consumer.clone();
+            Arc::new(move || consumer.group_metadata())
+        };
         let topic = self.config.requests_topic();
         consumer
             .subscribe(&[&topic])
@@ -218,7 +217,6 @@ impl CommandProcessor {
         // Partitions whose requests must be read again from the committed
         // offset before any of them is handed to an owner.
         let mut to_rewind: BTreeSet<u32> = BTreeSet::new();
-        let (group_tx, group_rx) = watch::channel(None);
         let (failed_tx, mut failed_rx) = mpsc::unbounded_channel::<Failure>();
         let mut serial = 0u64;
         loop {
@@ -253,8 +251,6 @@ impl CommandProcessor {
                 untaken.extend(new);
                 fenced = std::mem::take(&mut changes.fenced);
             }
-            // The group's generation, for the owners' commits of offsets.
-            group_tx.send_replace(consumer.group_metadata().map(Arc::new));
             to_rewind.retain(|&p| !rewind_to_committed(&consumer, &topic, p));
             if !untaken.is_empty() {
                 tracing::info!(partitions = ?untaken, "taking partitions");
@@ -271,7 +267,7 @@ impl CommandProcessor {
                         tracing::info!(partition = p, "took partition");
                         serial += 1;
                         let running =
-                            Running::start(p, serial, owner, group_rx.clone(), failed_tx.clone());
+                            Running::start(p, serial, owner, membership.clone(), failed_tx.clone());
                         owners.insert(p, running);
                         untaken.remove(&p);
                     }

@@ -75,6 +75,9 @@ pub(crate) fn fence(config: &KafkaConfig, partition: u32) -> Result<FutureProduc
     Ok(producer)
 }
 
+/// The processor's current standing in its consumer group.
+pub(crate) type Membership = Arc<dyn Fn() -> Option<ConsumerGroupMetadata> + Send + Sync>;
+
 /// Why a batch was not committed. Whatever happened to its transaction
 /// (aborted, fenced, or a commit of unknown fate), the owner is finished:
 /// the partition is taken again, which settles the transaction and brings
@@ -125,7 +128,7 @@ impl Owner {
     pub(crate) async fn handle(
         &self,
         requests: Vec<(i64, Request)>,
-        group: Arc<ConsumerGroupMetadata>,
+        membership: &Membership,
     ) -> Result<(), Failed> {
         let Some(&(last_offset, _)) = requests.last() else {
             return Ok(());
@@ -133,7 +136,7 @@ impl Owner {
         self.producer
             .begin_transaction()
             .map_err(|e| failed("beginning a transaction", e))?;
-        match self.write(requests, last_offset, group).await {
+        match self.write(requests, last_offset, membership).await {
             Ok(appended) => self.remember(appended).await,
             Err(failure) => {
                 let producer = self.producer.clone();
@@ -150,7 +153,7 @@ impl Owner {
         &self,
         requests: Vec<(i64, Request)>,
         last_offset: i64,
-        group: Arc<ConsumerGroupMetadata>,
+        membership: &Membership,
     ) -> Result<Vec<StoredEvent>, Failed> {
         let started = Instant::now();
         let count = requests.len();
@@ -233,6 +236,9 @@ impl Owner {
             )
             .map_err(|e| failed("recording the consumed requests", e))?;
         let written = started.elapsed();
+        // The group's generation as it is now: one read when the batch
+        // began may predate a rebalance that kept this partition here.
+        let group = membership().ok_or_else(|| Failed("no longer in the group".into()))?;
         let (producer, timeout) = (self.producer.clone(), self.config.request_timeout);
         tokio::task::spawn_blocking(move || {
             producer.send_offsets_to_transaction(&consumed, &group, timeout)?;
