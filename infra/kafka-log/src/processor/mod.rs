@@ -12,13 +12,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::join_all;
+use tokio::time::Instant;
+
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use studio_event_log::LogError;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
@@ -117,6 +118,13 @@ struct Running {
     _task: AbortOnDropHandle<()>,
 }
 
+/// The outcome of taking a partition.
+struct Taken {
+    partition: u32,
+    attempt: u64,
+    owner: Result<Owner, LogError>,
+}
+
 /// An owner's batch failed; it stopped.
 struct Failure {
     partition: u32,
@@ -131,6 +139,7 @@ impl Running {
         owner: Owner,
         membership: Membership,
         failed: mpsc::UnboundedSender<Failure>,
+        wake: Arc<Notify>,
     ) -> Self {
         let fail = move |reason: String| {
             let _ = failed.send(Failure {
@@ -138,6 +147,7 @@ impl Running {
                 serial,
                 reason,
             });
+            wake.notify_one();
         };
         let (queue, mut requests) = mpsc::unbounded_channel::<Vec<(i64, Request)>>();
         let task = tokio::spawn(async move {
@@ -218,10 +228,23 @@ impl CommandProcessor {
         // offset before any of them is handed to an owner.
         let mut to_rewind: BTreeSet<u32> = BTreeSet::new();
         let (failed_tx, mut failed_rx) = mpsc::unbounded_channel::<Failure>();
+        // Takes run in tasks of their own (fencing and catching up wait on
+        // the broker), so the partitions already held keep being served.
+        let (taken_tx, mut taken_rx) = mpsc::unbounded_channel::<Taken>();
+        // Rung when a take ends or an owner fails, so an idle loop wakes.
+        let wake = Arc::new(Notify::new());
+        // Takes in flight, by partition: the attempt's number.
+        let mut taking: BTreeMap<u32, u64> = BTreeMap::new();
+        let mut retry_at: BTreeMap<u32, Instant> = BTreeMap::new();
         let mut serial = 0u64;
         loop {
-            // Failures are looked at between reads, never by cancelling one
-            // (records already taken from the consumer would be lost).
+            // Reads are never cancelled (records already taken from the
+            // consumer would be lost): what happened meanwhile is looked
+            // at after each one.
+            let batch = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                batch = gather(&consumer, &wake) => batch?,
+            };
             while let Ok(failure) = failed_rx.try_recv() {
                 let current = owners.get(&failure.partition).map(|o| o.serial);
                 if current != Some(failure.serial) {
@@ -232,12 +255,7 @@ impl CommandProcessor {
                 if assigned.contains(&failure.partition) {
                     untaken.insert(failure.partition);
                 }
-                to_rewind.insert(failure.partition);
             }
-            let batch = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                batch = gather(&consumer) => batch?,
-            };
             let mut fenced = BTreeMap::new();
             if let Ok(mut changes) = changes.lock() {
                 for p in std::mem::take(&mut changes.revoked) {
@@ -245,35 +263,88 @@ impl CommandProcessor {
                     untaken.remove(&p);
                     assigned.remove(&p);
                     to_rewind.remove(&p);
+                    taking.remove(&p);
                 }
                 let new = std::mem::take(&mut changes.assigned);
                 assigned.extend(new.iter().copied());
                 untaken.extend(new);
                 fenced = std::mem::take(&mut changes.fenced);
             }
-            to_rewind.retain(|&p| !rewind_to_committed(&consumer, &topic, p));
-            if !untaken.is_empty() {
-                tracing::info!(partitions = ?untaken, "taking partitions");
-            }
-            // All at once: each take waits on the broker (fencing, catching up).
-            let (config, store) = (&self.config, &self.store);
-            let takes = untaken.iter().map(|&p| {
-                let producer = fenced.remove(&p);
-                async move { (p, Owner::take(config, store, p, producer).await) }
-            });
-            for (p, taken) in join_all(takes).await {
-                match taken {
+            while let Ok(Taken {
+                partition: p,
+                attempt,
+                owner,
+            }) = taken_rx.try_recv()
+            {
+                if taking.get(&p) != Some(&attempt) || !untaken.contains(&p) {
+                    continue;
+                }
+                taking.remove(&p);
+                match owner {
                     Ok(owner) => {
                         tracing::info!(partition = p, "took partition");
                         serial += 1;
-                        let running =
-                            Running::start(p, serial, owner, membership.clone(), failed_tx.clone());
+                        let running = Running::start(
+                            p,
+                            serial,
+                            owner,
+                            membership.clone(),
+                            failed_tx.clone(),
+                            wake.clone(),
+                        );
                         owners.insert(p, running);
                         untaken.remove(&p);
+                        // Its requests read so far went nowhere.
+                        to_rewind.insert(p);
                     }
-                    Err(e) => tracing::warn!(partition = p, error = %e, "could not take partition"),
+                    Err(e) => {
+                        tracing::warn!(partition = p, error = %e, "could not take partition");
+                        retry_at.insert(p, Instant::now() + RETAKE_AFTER);
+                        let retry = wake.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(RETAKE_AFTER).await;
+                            retry.notify_one();
+                        });
+                    }
                 }
             }
+            for &p in &untaken {
+                let due = retry_at.get(&p).is_none_or(|at| *at <= Instant::now());
+                if taking.contains_key(&p) || !due {
+                    continue;
+                }
+                tracing::info!(partition = p, "taking partition");
+                serial += 1;
+                taking.insert(p, serial);
+                retry_at.remove(&p);
+                let (config, store, tx, producer, done) = (
+                    self.config.clone(),
+                    self.store.clone(),
+                    taken_tx.clone(),
+                    fenced.remove(&p),
+                    wake.clone(),
+                );
+                let attempt = serial;
+                tokio::spawn(async move {
+                    let owner = Owner::take(&config, &store, p, producer).await;
+                    let _ = tx.send(Taken {
+                        partition: p,
+                        attempt,
+                        owner,
+                    });
+                    done.notify_one();
+                });
+            }
+            // Held partitions whose requests must be read again from the
+            // committed offset; this batch's records of them are dropped.
+            let mut rewound = BTreeSet::new();
+            to_rewind.retain(|&p| {
+                let done = owners.contains_key(&p) && rewind_to_committed(&consumer, &topic, p);
+                if done {
+                    rewound.insert(p);
+                }
+                !done
+            });
             let mut by_partition: BTreeMap<u32, Vec<(i64, Request)>> = BTreeMap::new();
             for (partition, offset, request) in batch {
                 by_partition
@@ -282,18 +353,20 @@ impl CommandProcessor {
                     .push((offset, request));
             }
             for (p, requests) in by_partition {
-                let handed = !to_rewind.contains(&p)
-                    && owners
-                        .get(&p)
-                        .is_some_and(|owner| owner.queue.send(requests).is_ok());
+                if rewound.contains(&p) || to_rewind.contains(&p) {
+                    continue;
+                }
+                let handed = owners
+                    .get(&p)
+                    .is_some_and(|owner| owner.queue.send(requests).is_ok());
                 // Not held (yet, or any more): read again from the
                 // committed offset once it is.
-                if !handed && assigned.contains(&p) && !rewind_to_committed(&consumer, &topic, p) {
-                    to_rewind.insert(p);
+                if !handed && assigned.contains(&p) {
+                    owners.remove(&p);
+                    if !taking.contains_key(&p) {
+                        untaken.insert(p);
+                    }
                 }
-            }
-            if !untaken.is_empty() || !to_rewind.is_empty() {
-                tokio::time::sleep(RETAKE_AFTER).await;
             }
         }
         tracing::info!("command processor stopped");
@@ -301,17 +374,25 @@ impl CommandProcessor {
     }
 }
 
-/// The next requests: the first one (waiting for it), then those that
-/// follow within `GATHER`, up to `MAX_BATCH`; each with its partition and
+/// The next requests: the first one (waiting for it, unless `wake` says
+/// the loop has something else to do first), then those that follow
+/// within `GATHER`, up to `MAX_BATCH`; each with its partition and
 /// offset. Unreadable records are logged and skipped (they get no reply).
 async fn gather(
     consumer: &StreamConsumer<GroupContext>,
+    wake: &Notify,
 ) -> Result<Vec<(u32, i64, Request)>, LogError> {
     let mut batch = Vec::new();
     let mut deadline = None;
     while batch.len() < MAX_BATCH {
         let record = match deadline {
-            None => consumer.recv().await,
+            // Nothing taken from the consumer yet, so giving up the wait
+            // loses nothing (`recv` hands a record over only as it
+            // completes).
+            None => tokio::select! {
+                record = consumer.recv() => record,
+                _ = wake.notified() => break,
+            },
             Some(deadline) => match tokio::time::timeout_at(deadline, consumer.recv()).await {
                 Ok(record) => record,
                 Err(_) => break,
