@@ -133,12 +133,24 @@ pub async fn log_reader(settings: &Settings) -> anyhow::Result<Arc<dyn EventLog>
     Ok(Arc::new(log))
 }
 
+/// Connects, waiting (up to a minute) while the broker is starting or
+/// the topics are just being created.
 async fn kafka_log(config: KafkaConfig) -> anyhow::Result<Arc<dyn EventLog>> {
     let brokers = config.brokers.clone();
-    let log = KafkaEventLog::connect(config)
-        .await
-        .with_context(|| format!("connecting to the event log on Kafka at {brokers}"))?;
-    Ok(Arc::new(log))
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match KafkaEventLog::connect(config.clone()).await {
+            Ok(log) => return Ok(Arc::new(log)),
+            Err(e) if e.is_retryable() && tokio::time::Instant::now() < deadline => {
+                tracing::info!(reason = %e, "the event log is not answering yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("connecting to the event log on Kafka at {brokers}"));
+            }
+        }
+    }
 }
 
 /// The owner of some of the Kafka log's partitions, with its store in the

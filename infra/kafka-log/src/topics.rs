@@ -60,28 +60,41 @@ pub async fn ensure_topics(config: &KafkaConfig) -> Result<(), LogError> {
             }
         }
     }
-    for topic in [&events, &requests] {
-        let mut found = partition_count(config, topic).await?;
-        // A topic just created may take a moment to show in the metadata.
+    for topic in [&events, &requests, &replies_topic] {
+        // A topic just created may take a moment to show in the metadata
+        // and to have a leader for every partition.
+        let mut found = topic_state(config, topic).await?;
         let mut waited = 0;
-        while found == 0 && waited < 50 {
+        while !found.led && waited < 50 {
             tokio::time::sleep(Duration::from_millis(200)).await;
             waited += 1;
-            found = partition_count(config, topic).await?;
+            found = topic_state(config, topic).await?;
         }
-        if found != config.partitions {
+        if !found.led {
+            return Err(LogError::Unavailable(format!(
+                "topic {topic} has no leader for some of its partitions yet"
+            )));
+        }
+        if *topic != replies_topic && found.partitions != config.partitions {
             return Err(LogError::Corrupt(format!(
-                "topic {topic} has {found} partitions; the log is configured with {}",
-                config.partitions
+                "topic {topic} has {} partitions; the log is configured with {}",
+                found.partitions, config.partitions
             )));
         }
     }
     Ok(())
 }
 
-/// The partitions of `topic` (a blocking metadata request, off the
-/// executor's threads).
-pub(crate) async fn partition_count(config: &KafkaConfig, topic: &str) -> Result<u32, LogError> {
+/// What the metadata says of a topic.
+pub(crate) struct TopicState {
+    pub partitions: u32,
+    /// It has partitions, and each has a leader.
+    pub led: bool,
+}
+
+/// The partitions of `topic` and whether each has a leader (a blocking
+/// metadata request, off the executor's threads).
+pub(crate) async fn topic_state(config: &KafkaConfig, topic: &str) -> Result<TopicState, LogError> {
     let client = config.client();
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
@@ -91,14 +104,23 @@ pub(crate) async fn partition_count(config: &KafkaConfig, topic: &str) -> Result
         let metadata = consumer
             .fetch_metadata(Some(&topic), Duration::from_secs(10))
             .map_err(|e| unavailable("reading topic metadata", e))?;
-        let count = metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic)
-            .map(|t| t.partitions().len())
-            .unwrap_or_default();
-        u32::try_from(count)
-            .map_err(|_| LogError::Corrupt(format!("topic {topic}: {count} partitions")))
+        let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
+            return Ok(TopicState {
+                partitions: 0,
+                led: false,
+            });
+        };
+        let partitions = found.partitions();
+        let count = u32::try_from(partitions.len())
+            .map_err(|_| LogError::Corrupt(format!("topic {topic}: too many partitions")))?;
+        let led = !partitions.is_empty()
+            && partitions
+                .iter()
+                .all(|p| p.leader() >= 0 && p.error().is_none());
+        Ok(TopicState {
+            partitions: count,
+            led,
+        })
     })
     .await
     .map_err(|e| LogError::Unavailable(format!("reading topic metadata: {e}")))?
