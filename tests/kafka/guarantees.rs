@@ -182,7 +182,12 @@ async fn a_broker_restart_under_load_loses_nothing_acknowledged() {
     }
     assert!(processor.running(), "the command processor did not survive");
     // Working again: a new stream is appended to.
+    let recovering = Instant::now();
     append_when_ready(log.as_ref(), request(Uuid::now_v7(), 0, GENESIS_HASH, 1)).await;
+    eprintln!(
+        "commands were answered again {:.1} s after the load stopped",
+        recovering.elapsed().as_secs_f64()
+    );
     let retried = retry_in_doubt(log.as_ref(), &report).await;
     tokio::task::spawn_blocking(move || verdict(&config, &report, &retried))
         .await

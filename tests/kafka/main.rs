@@ -112,9 +112,11 @@ async fn client(config: &KafkaConfig) -> Arc<dyn EventLog> {
     )
 }
 
-/// Appends, retrying while no processor answers yet (they are starting).
+/// Appends, retrying while no processor answers yet (they are starting,
+/// or rejoining their group after a broker restart, which has taken from
+/// 30 to over 90 seconds here).
 async fn append_when_ready(log: &dyn EventLog, request: AppendRequest) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         match log.append(request.clone()).await {
             Ok(outcome) => return outcome.version,
