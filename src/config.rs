@@ -443,3 +443,61 @@ impl Settings {
         Role::parse(&self.auth.self_service_role).unwrap_or(Role::Editor)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(toml: &str) -> anyhow::Result<Settings> {
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from_str(toml, config::FileFormat::Toml))
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    #[test]
+    fn a_kafka_log_is_configured_from_its_url_and_section() {
+        let s = settings(
+            r#"
+            event_log = "kafka://10.0.0.1:9092,10.0.0.2:9092"
+            partitions = 12
+            [kafka]
+            topic_prefix = "books.prod"
+            request_timeout_ms = 2500
+            "#,
+        )
+        .expect("valid");
+        let kafka = s.kafka_log().expect("a Kafka log");
+        assert_eq!(kafka.brokers, "10.0.0.1:9092,10.0.0.2:9092");
+        assert_eq!(kafka.topic_prefix, "books.prod");
+        assert_eq!(kafka.partitions, 12);
+        assert_eq!(
+            kafka.request_timeout,
+            std::time::Duration::from_millis(2500)
+        );
+        assert_eq!(kafka.events_topic(), "books.prod.events");
+        assert!(settings("").expect("defaults").kafka_log().is_none());
+    }
+
+    #[test]
+    fn bad_event_log_settings_are_refused_with_the_reason() {
+        for (toml, says) in [
+            (r#"event_log = "kafka://""#, "event_log"),
+            (r#"event_log = "kafka://host:9092/path""#, "event_log"),
+            (r#"event_log = "redis://host""#, "event_log"),
+            (r#"event_log = "KAFKA://host:9092""#, "event_log"),
+            ("[kafka]\ntopic_prefix = \"\"", "topic_prefix"),
+            ("[kafka]\ntopic_prefix = \"two words\"", "topic_prefix"),
+            ("[kafka]\ntopic_prefix = \"../etc\"", "topic_prefix"),
+            ("[kafka]\nrequest_timeout_ms = 0", "request_timeout_ms"),
+            ("[kafka]\nreplication_factor = 0", "replication_factor"),
+            ("[kafka]\nbrokers = \"x\"", "unknown field"),
+            ("partitions = 0", "partitions"),
+        ] {
+            let refused = settings(toml).expect_err(toml);
+            assert!(format!("{refused:#}").contains(says), "{toml}: {refused:#}");
+        }
+    }
+}
