@@ -20,7 +20,7 @@ use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 
 use crate::cursor::{Ends, KafkaCursor, kafka_partition};
-use crate::error::{Quiet, Reader, unavailable};
+use crate::error::{Quiet, Reader, unavailable, watermarks};
 use crate::topics::ensure_topics;
 use crate::wire::{ReplyBody, Request, RequestBody};
 use crate::{KafkaConfig, wire};
@@ -226,7 +226,7 @@ async fn listen(
     // after it.
     let (reader, for_topic, timeout) = (consumer.clone(), topic.clone(), config.request_timeout);
     let (_, high) = tokio::task::spawn_blocking(move || {
-        reader.fetch_watermarks(&for_topic, partition, timeout)
+        watermarks(reader.as_ref(), &for_topic, partition, timeout)
     })
     .await
     .map_err(|e| LogError::Unavailable(format!("reading the replies topic: {e}")))?

@@ -13,7 +13,7 @@ use studio_event_log::{LogCursor, LogError, StoredEvent};
 use tokio::time::Instant;
 
 use crate::KafkaConfig;
-use crate::error::{Quiet, Reader, unavailable};
+use crate::error::{Quiet, Reader, unavailable, watermarks};
 use crate::record::{position, stored_event};
 
 /// Once a batch has its first event, how long it waits for more that are
@@ -189,10 +189,14 @@ impl Ends {
         tokio::task::spawn_blocking(move || {
             (0..partitions)
                 .map(|partition| {
-                    consumer
-                        .fetch_watermarks(&topic, kafka_partition(partition)?, timeout)
-                        .map(|marks| (partition, marks))
-                        .map_err(|e| unavailable("reading the end of the events topic", e))
+                    watermarks(
+                        consumer.as_ref(),
+                        &topic,
+                        kafka_partition(partition)?,
+                        timeout,
+                    )
+                    .map(|marks| (partition, marks))
+                    .map_err(|e| unavailable("reading the end of the events topic", e))
                 })
                 .collect()
         })

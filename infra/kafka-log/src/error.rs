@@ -31,3 +31,37 @@ impl ClientContext for Quiet {
 }
 
 impl ConsumerContext for Quiet {}
+
+/// A partition's low and high watermarks. Blocks (call it off the async
+/// workers). A partition just created, or whose broker just restarted, may
+/// answer "not leader" for a moment: asked again for up to `timeout`.
+pub(crate) fn watermarks(
+    consumer: &impl rdkafka::consumer::Consumer<Quiet>,
+    topic: &str,
+    partition: i32,
+    timeout: std::time::Duration,
+) -> Result<(i64, i64), KafkaError> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match consumer.fetch_watermarks(topic, partition, timeout) {
+            Err(e) if std::time::Instant::now() < deadline && passing(&e) => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            found => return found,
+        }
+    }
+}
+
+fn passing(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::NotLeaderForPartition
+                | RDKafkaErrorCode::LeaderNotAvailable
+                | RDKafkaErrorCode::UnknownTopicOrPartition
+                | RDKafkaErrorCode::NotCoordinator
+                | RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::AllBrokersDown
+        )
+    )
+}

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::store::{Head, Known, Store};
 use crate::KafkaConfig;
 use crate::cursor::{kafka_offset, kafka_partition};
-use crate::error::{Quiet, Reader, unavailable};
+use crate::error::{Quiet, Reader, unavailable, watermarks};
 use crate::record::{headers, stored_event};
 use crate::wire::{ReplyBody, Request, RequestBody, WireError, WireOutcome};
 
@@ -555,11 +555,12 @@ pub(crate) async fn catch_up(
     let topic = config.events_topic();
     let kafka_p = kafka_partition(partition)?;
     let (marks, for_topic, timeout) = (consumer.clone(), topic.clone(), config.request_timeout);
-    let (_, high) =
-        tokio::task::spawn_blocking(move || marks.fetch_watermarks(&for_topic, kafka_p, timeout))
-            .await
-            .map_err(|e| LogError::Unavailable(format!("reading partition {partition}: {e}")))?
-            .map_err(|e| unavailable(&format!("reading partition {partition}"), e))?;
+    let (_, high) = tokio::task::spawn_blocking(move || {
+        watermarks(marks.as_ref(), &for_topic, kafka_p, timeout)
+    })
+    .await
+    .map_err(|e| LogError::Unavailable(format!("reading partition {partition}: {e}")))?
+    .map_err(|e| unavailable(&format!("reading partition {partition}"), e))?;
     let high = u64::try_from(high).unwrap_or(0);
     let mut next = store.next_offset(partition).await?;
     if next > high {
