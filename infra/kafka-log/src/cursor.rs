@@ -27,6 +27,13 @@ pub(crate) fn kafka_offset(offset: u64) -> Result<Offset, LogError> {
         .map_err(|_| LogError::InvalidAppend(format!("offset {offset} is out of range")))
 }
 
+/// The partitions a rebalance names.
+pub(crate) fn partitions_of(list: &TopicPartitionList) -> impl Iterator<Item = u32> + '_ {
+    list.elements()
+        .into_iter()
+        .filter_map(|e| u32::try_from(e.partition()).ok())
+}
+
 pub(crate) fn kafka_partition(partition: u32) -> Result<i32, LogError> {
     i32::try_from(partition)
         .map_err(|_| LogError::InvalidAppend(format!("partition {partition} is out of range")))

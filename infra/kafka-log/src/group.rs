@@ -22,6 +22,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use crate::KafkaConfig;
 use crate::blocking::off_the_executor;
+use crate::cursor::partitions_of;
 use crate::error::unavailable;
 
 /// Longest a rebalance waits for the holder of a revoked partition.
@@ -42,12 +43,6 @@ impl ClientContext for ShareContext {
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::warn!(%error, reason, "Kafka client (partition sharing)");
     }
-}
-
-fn partitions_of(list: &rdkafka::TopicPartitionList) -> impl Iterator<Item = u32> + '_ {
-    list.elements()
-        .into_iter()
-        .filter_map(|e| u32::try_from(e.partition()).ok())
 }
 
 impl ConsumerContext for ShareContext {

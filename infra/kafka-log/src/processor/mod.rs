@@ -27,7 +27,7 @@ use self::owner::{Failed, Membership, Owner};
 use self::store::Store;
 use crate::KafkaConfig;
 use crate::blocking::off_the_executor;
-use crate::cursor::kafka_partition;
+use crate::cursor::{kafka_partition, partitions_of};
 use crate::error::unavailable;
 use crate::topics::ensure_topics;
 use crate::wire::Request;
@@ -55,12 +55,6 @@ struct GroupContext {
 }
 
 impl ClientContext for GroupContext {}
-
-fn partitions_of(list: &TopicPartitionList) -> impl Iterator<Item = u32> + '_ {
-    list.elements()
-        .into_iter()
-        .filter_map(|e| u32::try_from(e.partition()).ok())
-}
 
 impl ConsumerContext for GroupContext {
     /// Before partitions are assigned, their last owners are fenced: the
