@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::aggregate::eventually_aggregate;
 use crate::document::DocumentState;
+use crate::legacy::{self, LegacyImported};
 use crate::{
     Actor, AggregateType, CharacterId, DocumentId, DomainAggregate, DomainError, DomainEvent,
     UserId, rules,
@@ -31,6 +32,12 @@ pub enum CharacterCommand {
     },
     Delete {
         actor: Actor,
+    },
+    /// Creates the character from a legacy row (origin `imported`) and
+    /// records the row whole beside it. Only admins import.
+    Import {
+        create: CreateCharacter,
+        legacy: LegacyImported,
     },
 }
 
@@ -81,6 +88,8 @@ pub enum CharacterEvent {
     AliasAdded(CharacterAliasAdded),
     #[serde(rename = "studio.character.deleted.v1")]
     Deleted(CharacterDeleted),
+    #[serde(rename = "studio.character.legacy_imported.v1")]
+    LegacyImported(LegacyImported),
 }
 
 impl DomainEvent for CharacterEvent {
@@ -90,6 +99,7 @@ impl DomainEvent for CharacterEvent {
         "studio.character.profile_updated.v1",
         "studio.character.alias_added.v1",
         "studio.character.deleted.v1",
+        "studio.character.legacy_imported.v1",
     ];
 }
 
@@ -205,35 +215,51 @@ fn new_aliases(name: &str, raw: &[String]) -> Result<Vec<String>, DomainError> {
     Ok(aliases)
 }
 
+fn created(state: &CharacterState, create: CreateCharacter) -> Result<CharacterEvent, DomainError> {
+    if *state != CharacterState::Absent {
+        return Err(DomainError::AlreadyExists(KIND));
+    }
+    if !create.actor.may_write() {
+        return Err(DomainError::Forbidden("viewers cannot create characters"));
+    }
+    if !create.actor.may_access(create.owner) {
+        return Err(DomainError::Forbidden(
+            "only admins create characters on behalf of others",
+        ));
+    }
+    let name = rules::name(&create.name)?;
+    let aliases = new_aliases(&name, &create.aliases)?;
+    rules::profile(&create.personality_profile)?;
+    Ok(CharacterEvent::Created(CharacterCreated {
+        owner: create.owner,
+        name,
+        aliases,
+        personality_profile: create.personality_profile,
+        source_document_id: create.source_document,
+        origin: create.origin,
+        created_at: create.at,
+    }))
+}
+
 pub fn decide(
     state: &CharacterState,
     command: CharacterCommand,
 ) -> Result<Vec<CharacterEvent>, DomainError> {
     match command {
-        CharacterCommand::Create(create) => {
-            if *state != CharacterState::Absent {
-                return Err(DomainError::AlreadyExists(KIND));
+        CharacterCommand::Create(create) => created(state, create).map(|e| vec![e]),
+        CharacterCommand::Import { create, legacy } => {
+            if !create.actor.is_admin() {
+                return Err(DomainError::Forbidden("only admins import legacy data"));
             }
-            if !create.actor.may_write() {
-                return Err(DomainError::Forbidden("viewers cannot create characters"));
-            }
-            if !create.actor.may_access(create.owner) {
-                return Err(DomainError::Forbidden(
-                    "only admins create characters on behalf of others",
-                ));
-            }
-            let name = rules::name(&create.name)?;
-            let aliases = new_aliases(&name, &create.aliases)?;
-            rules::profile(&create.personality_profile)?;
-            Ok(vec![CharacterEvent::Created(CharacterCreated {
-                owner: create.owner,
-                name,
-                aliases,
-                personality_profile: create.personality_profile,
-                source_document_id: create.source_document,
-                origin: create.origin,
-                created_at: create.at,
-            })])
+            legacy::check(&legacy)?;
+            let created = created(
+                state,
+                CreateCharacter {
+                    origin: CharacterOrigin::Imported,
+                    ..create
+                },
+            )?;
+            Ok(vec![created, CharacterEvent::LegacyImported(legacy)])
         }
         CharacterCommand::Rename { actor, name } => {
             let character = writable(state, &actor)?;
@@ -307,6 +333,10 @@ pub fn evolve(state: CharacterState, event: CharacterEvent) -> Result<CharacterS
             Ok(CharacterState::Active(c))
         }
         (CharacterState::Active(c), CharacterEvent::Deleted(_)) => Ok(CharacterState::Deleted(c)),
+        // Provenance only: nothing a decision depends on.
+        (CharacterState::Active(c), CharacterEvent::LegacyImported(_)) => {
+            Ok(CharacterState::Active(c))
+        }
         (state, event) => Err(DomainError::CorruptHistory(format!(
             "{} does not apply to a character in state {}",
             event.event_type(),

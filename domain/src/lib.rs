@@ -15,6 +15,7 @@ mod error;
 mod event;
 pub mod history;
 mod ids;
+pub mod legacy;
 pub mod rules;
 pub mod upcast;
 pub mod user;

@@ -13,9 +13,20 @@ use studio_domain::document::processing::{
     ProcessingCompleted, ProcessingFailed, ProcessingRestarted, Step, TextExtracted,
 };
 use studio_domain::document::{DocumentDeleted, DocumentEvent, DocumentRenamed, DocumentUploaded};
+use studio_domain::legacy::LegacyImported;
 use studio_domain::user::{UserEvent, UserRegistered};
 use studio_domain::{AnyEvent, CharacterId, DocumentId, DomainEvent, Role, UserId};
 use uuid::Uuid;
+
+fn legacy() -> LegacyImported {
+    LegacyImported {
+        source: "s".into(),
+        table: "t".into(),
+        legacy_id: 1,
+        columns: Default::default(),
+        warnings: vec![],
+    }
+}
 
 fn one_of_each() -> Vec<(String, serde_json::Value)> {
     let owner = UserId::from_uuid(Uuid::nil());
@@ -96,6 +107,7 @@ fn one_of_each() -> Vec<(String, serde_json::Value)> {
         DocumentEvent::ProcessingRestarted(ProcessingRestarted {
             restarted_at: Utc::now(),
         }),
+        DocumentEvent::LegacyImported(legacy()),
     ];
     encoded.extend(document.iter().map(|e| e.encode()));
     let character = [
@@ -114,6 +126,7 @@ fn one_of_each() -> Vec<(String, serde_json::Value)> {
         }),
         CharacterEvent::AliasAdded(CharacterAliasAdded { alias: "a".into() }),
         CharacterEvent::Deleted(CharacterDeleted {}),
+        CharacterEvent::LegacyImported(legacy()),
     ];
     encoded.extend(character.iter().map(|e| e.encode()));
     encoded

@@ -14,6 +14,7 @@ use self::processing::{
     TextExtracted,
 };
 use crate::aggregate::eventually_aggregate;
+use crate::legacy::{self, LegacyImported};
 use crate::{
     Actor, AggregateType, DocumentId, DomainAggregate, DomainError, DomainEvent, UserId, rules,
 };
@@ -29,6 +30,12 @@ pub enum DocumentCommand {
     },
     Delete {
         actor: Actor,
+    },
+    /// Uploads a document from a legacy row and records the row whole
+    /// beside it. Only admins import.
+    Import {
+        upload: UploadDocument,
+        legacy: LegacyImported,
     },
     RecordTextExtracted {
         actor: Actor,
@@ -97,6 +104,8 @@ pub enum DocumentEvent {
     ProcessingFailed(ProcessingFailed),
     #[serde(rename = "studio.document.processing_restarted.v1")]
     ProcessingRestarted(ProcessingRestarted),
+    #[serde(rename = "studio.document.legacy_imported.v1")]
+    LegacyImported(LegacyImported),
 }
 
 impl DomainEvent for DocumentEvent {
@@ -111,6 +120,7 @@ impl DomainEvent for DocumentEvent {
         "studio.document.processing_completed.v1",
         "studio.document.processing_failed.v1",
         "studio.document.processing_restarted.v1",
+        "studio.document.legacy_imported.v1",
     ];
 }
 
@@ -179,36 +189,46 @@ fn writable<'a>(state: &'a DocumentState, actor: &Actor) -> Result<&'a Document,
     }
 }
 
+fn uploaded(state: &DocumentState, upload: UploadDocument) -> Result<DocumentEvent, DomainError> {
+    if *state != DocumentState::Absent {
+        return Err(DomainError::AlreadyExists(KIND));
+    }
+    if !upload.actor.may_write() {
+        return Err(DomainError::Forbidden("viewers cannot upload documents"));
+    }
+    if !upload.actor.may_access(upload.owner) {
+        return Err(DomainError::Forbidden(
+            "only admins upload on behalf of others",
+        ));
+    }
+    if upload.size_bytes == 0 {
+        return Err(DomainError::invalid("file", "is empty"));
+    }
+    Ok(DocumentEvent::Uploaded(DocumentUploaded {
+        owner: upload.owner,
+        title: rules::title(&upload.title)?,
+        original_filename: rules::filename(&upload.original_filename)?,
+        media_type: rules::media_type(&upload.media_type)?,
+        size_bytes: upload.size_bytes,
+        sha256: rules::sha256_hex(&upload.sha256)?,
+        blob_ref: rules::blob_ref(&upload.blob_ref)?,
+        uploaded_at: upload.at,
+    }))
+}
+
 pub fn decide(
     state: &DocumentState,
     command: DocumentCommand,
 ) -> Result<Vec<DocumentEvent>, DomainError> {
     match command {
-        DocumentCommand::Upload(upload) => {
-            if *state != DocumentState::Absent {
-                return Err(DomainError::AlreadyExists(KIND));
+        DocumentCommand::Upload(upload) => uploaded(state, upload).map(|e| vec![e]),
+        DocumentCommand::Import { upload, legacy } => {
+            if !upload.actor.is_admin() {
+                return Err(DomainError::Forbidden("only admins import legacy data"));
             }
-            if !upload.actor.may_write() {
-                return Err(DomainError::Forbidden("viewers cannot upload documents"));
-            }
-            if !upload.actor.may_access(upload.owner) {
-                return Err(DomainError::Forbidden(
-                    "only admins upload on behalf of others",
-                ));
-            }
-            if upload.size_bytes == 0 {
-                return Err(DomainError::invalid("file", "is empty"));
-            }
-            Ok(vec![DocumentEvent::Uploaded(DocumentUploaded {
-                owner: upload.owner,
-                title: rules::title(&upload.title)?,
-                original_filename: rules::filename(&upload.original_filename)?,
-                media_type: rules::media_type(&upload.media_type)?,
-                size_bytes: upload.size_bytes,
-                sha256: rules::sha256_hex(&upload.sha256)?,
-                blob_ref: rules::blob_ref(&upload.blob_ref)?,
-                uploaded_at: upload.at,
-            })])
+            legacy::check(&legacy)?;
+            let uploaded = uploaded(state, upload)?;
+            Ok(vec![uploaded, DocumentEvent::LegacyImported(legacy)])
         }
         DocumentCommand::Rename { actor, title } => {
             let doc = writable(state, &actor)?;
@@ -342,6 +362,10 @@ pub fn evolve(state: DocumentState, event: DocumentEvent) -> Result<DocumentStat
             }))
         }
         (DocumentState::Active(doc), DocumentEvent::Deleted(_)) => Ok(DocumentState::Deleted(doc)),
+        // Provenance only: nothing a decision depends on.
+        (DocumentState::Active(doc), DocumentEvent::LegacyImported(_)) => {
+            Ok(DocumentState::Active(doc))
+        }
         (DocumentState::Active(doc), DocumentEvent::TextExtracted(e))
             if doc.processing.stage == Stage::Uploaded =>
         {

@@ -118,6 +118,14 @@ impl Step {
                 aliases: vec![a.alias],
                 span,
             },
+            // Provenance: no column changes, the row's version moves on.
+            AnyEvent::Character(CharacterEvent::LegacyImported(_)) => Step::CharacterChanges {
+                id: e.id,
+                name: None,
+                profile: None,
+                aliases: Vec::new(),
+                span,
+            },
             AnyEvent::Document(DocumentEvent::Uploaded(uploaded)) => Step::NewDocument {
                 id: e.id,
                 uploaded,
@@ -189,6 +197,14 @@ impl Step {
                 *title = r.title;
                 None
             }
+            (
+                Step::NewCharacter { .. } | Step::CharacterChanges { .. },
+                AnyEvent::Character(C::LegacyImported(_)),
+            )
+            | (
+                Step::NewDocument { .. } | Step::DocumentTitle { .. },
+                AnyEvent::Document(D::LegacyImported(_)),
+            ) => None,
             (_, event) => Some(event),
         };
         match leftover {
@@ -418,5 +434,45 @@ mod tests {
             &waves[1][..],
             [Step::Single(Single { version: 6, .. })]
         ));
+    }
+
+    fn legacy() -> AnyEvent {
+        AnyEvent::Character(CharacterEvent::LegacyImported(
+            studio_domain::legacy::LegacyImported {
+                source: "old.db".into(),
+                table: "characters".into(),
+                legacy_id: 3,
+                columns: Default::default(),
+                warnings: vec![],
+            },
+        ))
+    }
+
+    #[test]
+    fn a_legacy_record_moves_the_version_of_the_row_it_follows() {
+        let waves = waves(vec![event("a", 1, created("Ann")), event("a", 2, legacy())]);
+        let [Step::NewCharacter { span: s, .. }] = &waves[0][..] else {
+            panic!("expected one new character, got {waves:?}");
+        };
+        assert_eq!(*s, span(1, 2));
+        // A batch that starts at the record: a change of nothing but the version.
+        let waves = super::waves(vec![event("a", 2, legacy()), event("a", 3, renamed("Nan"))]);
+        let [
+            Step::CharacterChanges {
+                name,
+                aliases,
+                profile,
+                span: s,
+                ..
+            },
+        ] = &waves[0][..]
+        else {
+            panic!("expected one change, got {waves:?}");
+        };
+        assert_eq!(
+            (name.as_deref(), aliases.len(), profile),
+            (Some("Nan"), 0, &None)
+        );
+        assert_eq!(*s, span(2, 3));
     }
 }

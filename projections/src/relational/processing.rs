@@ -360,6 +360,19 @@ pub(super) async fn event(
                 forget_document(conn, d, document_id).await?;
             }
         }
+        // Provenance: no column changes, the row's version moves on.
+        DocumentEvent::LegacyImported(_) => {
+            query(
+                d,
+                "UPDATE documents SET updated_at = $1::timestamptz, version = $2
+                 WHERE document_id = $3::uuid AND version < $2",
+            )
+            .bind(time.to_owned())
+            .bind(version)
+            .bind(document_id.to_owned())
+            .execute(&mut *conn)
+            .await?;
+        }
         DocumentEvent::Uploaded(_) | DocumentEvent::Renamed(_) | DocumentEvent::Deleted(_) => {}
     }
     Ok(())
