@@ -5,6 +5,7 @@ mod audit;
 mod config;
 mod dlq;
 mod http;
+mod legacy;
 mod platform;
 mod replay;
 mod roles;
@@ -91,6 +92,11 @@ enum Action {
     /// Administration of people.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// Brings the legacy application's SQLite database over: every row of
+    /// its characters and documents tables, re-runnable (a second run
+    /// appends nothing), with a report; --verify compares every legacy row
+    /// with what the platform holds. See docs/migration.md.
+    ImportLegacy(legacy::ImportLegacy),
 }
 
 fn main() -> ExitCode {
@@ -143,6 +149,7 @@ fn main() -> ExitCode {
             Action::Users(command) => users::run(settings, command)
                 .await
                 .map(|()| ExitCode::SUCCESS),
+            Action::ImportLegacy(args) => legacy::run(settings, args).await,
         }
     });
     match result {

@@ -203,7 +203,7 @@ fn redact(url: &str) -> String {
 
 /// Applies the log to `read_model` from its checkpoints up to the log's
 /// end as it stands now (with `until`, only what the log held then).
-async fn project(
+pub(crate) async fn project(
     log: &Arc<dyn EventLog>,
     read_model: &Relational,
     until: Option<PointInTime>,

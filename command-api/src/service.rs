@@ -227,6 +227,45 @@ impl CommandService {
         A::Command: Clone,
         A::State: Send + Sync + 'static,
     {
+        self.run::<A>(id, meta, commands, false).await
+    }
+
+    /// Executes commands that create the aggregate, without reading its
+    /// stream first (bulk imports): the stream is expected empty. If it is
+    /// not, the append answers: the first outcome of a command id executed
+    /// before (`duplicate`), else a conflict.
+    pub async fn create<A>(
+        &self,
+        id: A::Id,
+        meta: &CommandMeta,
+        commands: Vec<A::Command>,
+    ) -> Result<Executed, CommandError>
+    where
+        A: DomainAggregate,
+        A::Id: Copy + Into<Uuid>,
+        A::Command: Clone,
+        A::State: Send + Sync + 'static,
+    {
+        let meta = CommandMeta {
+            expected_version: Some(0),
+            ..meta.clone()
+        };
+        self.run::<A>(id, &meta, commands, true).await
+    }
+
+    async fn run<A>(
+        &self,
+        id: A::Id,
+        meta: &CommandMeta,
+        commands: Vec<A::Command>,
+        expect_empty: bool,
+    ) -> Result<Executed, CommandError>
+    where
+        A: DomainAggregate,
+        A::Id: Copy + Into<Uuid>,
+        A::Command: Clone,
+        A::State: Send + Sync + 'static,
+    {
         let aggregate_id: Uuid = id.into();
         if meta.may_be_retry
             && let Some(outcome) = self
@@ -259,6 +298,11 @@ impl CommandService {
             };
             let loaded = match cached {
                 Some(loaded) => loaded,
+                None if expect_empty => Loaded {
+                    state: Versioned::default(),
+                    head_hash: GENESIS_HASH.to_owned(),
+                    last_position: None,
+                },
                 None => self.load::<A>(aggregate_id).await?,
             };
             let version = loaded.state.version;

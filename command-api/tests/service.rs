@@ -404,3 +404,38 @@ async fn domain_refusals_come_back_typed() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn creating_commands_skip_the_read_and_still_meet_an_existing_stream() {
+    let (_dir, log, service) = service().await;
+    let id = CharacterId::from_uuid(Uuid::now_v7());
+    let first = meta();
+    let executed = service
+        .create::<CharacterAggregate>(id, &first, vec![create("Pip")])
+        .await
+        .expect("create");
+    assert_eq!((executed.version, executed.duplicate), (1, false));
+    // The same command again: its first outcome, nothing appended.
+    let again = service
+        .create::<CharacterAggregate>(id, &first, vec![create("Pip")])
+        .await
+        .expect("create again");
+    assert!(again.duplicate);
+    assert_eq!(again.positions, executed.positions);
+    // Another command that would create it: a conflict, not a second creation.
+    let other = CommandService::new(log.clone(), personal(&_dir).await, "urn:studio:test");
+    let conflict = other
+        .create::<CharacterAggregate>(id, &meta(), vec![create("Pip")])
+        .await;
+    assert!(
+        matches!(
+            conflict,
+            Err(CommandError::Conflict {
+                expected: 0,
+                actual: 1
+            })
+        ),
+        "{conflict:?}"
+    );
+    assert_eq!(log.read_stream(id.into()).await.expect("read").len(), 1);
+}

@@ -6,6 +6,7 @@ mod support;
 mod audit;
 mod flow;
 mod hostile;
+mod legacy;
 mod operations;
 mod processing;
 mod restart;
