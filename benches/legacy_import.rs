@@ -22,7 +22,10 @@ fn studio(data_dir: &Path) -> Command {
         .env("STUDIO_LOG", "warn")
         .env("STUDIO_AUTH__BOOTSTRAP_ADMIN_EMAIL", "admin@bench.test")
         .env("STUDIO_AUTH__BOOTSTRAP_ADMIN_PASSWORD", "bench password")
-        .env("STUDIO_AUTH__TOKEN_SECRET", "bench-token-secret-of-at-least-32-bytes!")
+        .env(
+            "STUDIO_AUTH__TOKEN_SECRET",
+            "bench-token-secret-of-at-least-32-bytes!",
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     command
@@ -83,7 +86,10 @@ fn measure(backend: &Backend, file: &Path, rows: u64) {
                 .expect("start a projector"),
         );
     }
-    let verify = timed(import(&["--verify"]), "the verification (with the projection catching up)");
+    let verify = timed(
+        import(&["--verify"]),
+        "the verification (with the projection catching up)",
+    );
     let per_sec = |d: Duration| rows as f64 / d.as_secs_f64();
     println!(
         "{:<22} import {rows} rows in {:>6.1} s = {:>7.0} rows/s | run again (all present) {:>6.1} s = {:>7.0} rows/s | --verify {:>6.1} s = {:>7.0} rows/s",
@@ -139,7 +145,9 @@ async fn main() {
         std::env::var("STUDIO_EVENT_LOG"),
         std::env::var("STUDIO_READ_MODEL"),
     ) else {
-        println!("Kafka + PostgreSQL: skipped (start them: eval \"$(bash infra/local/up.sh postgres kafka)\")");
+        println!(
+            "Kafka + PostgreSQL: skipped (start them: eval \"$(bash infra/local/up.sh postgres kafka)\")"
+        );
         return;
     };
     let database = fresh_database(&read_model).await;

@@ -224,3 +224,96 @@ async fn change_legacy_file(file: &Path) {
         .expect("insert");
     db.close().await.expect("close");
 }
+
+#[tokio::test]
+async fn hostile_legacy_files_are_refused_clearly_and_change_nothing() {
+    let mut server = Server::start().await;
+    server.stop();
+    let processor = e2e_kafka().map(|_| command_processor(&server));
+    let log = open_log(&server.dir).await;
+    let before = log.end_offsets().await.expect("end offsets");
+    let legacy = tempfile::tempdir().expect("temp dir");
+
+    let text = legacy.path().join("notes.db");
+    std::fs::write(&text, "not a database, only words").expect("write");
+    let out = run(&server, &text, &[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot open the legacy database"),
+        "{stderr}"
+    );
+
+    let out = run(&server, &legacy.path().join("absent.db"), &[]);
+    assert!(!out.status.success());
+
+    let unrelated = legacy.path().join("unrelated.db");
+    {
+        use sqlx::Connection;
+        let mut db =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", unrelated.display()))
+                .await
+                .expect("create");
+        sqlx::query("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+            .execute(&mut db)
+            .await
+            .expect("table");
+        db.close().await.expect("close");
+    }
+    let out = run(&server, &unrelated, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("has neither a characters nor a documents table"),
+        "{stderr}"
+    );
+
+    let file = legacy.path().join("literaryai.db");
+    fixture::write(
+        &file,
+        Shape {
+            characters: 300,
+            documents: 20,
+            unimportable: true,
+        },
+    )
+    .await
+    .expect("write the legacy database");
+    let out = run(&server, &file, &["--owner", "nobody@studio.test"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no user nobody@studio.test: register the owner"),
+        "{stderr}"
+    );
+    let out = run(&server, &file, &["--owner", "not an address"]);
+    assert!(!out.status.success());
+    let out = run(&server, &file, &["--concurrency", "0"]);
+    assert!(!out.status.success());
+    assert_eq!(log.end_offsets().await.expect("end offsets"), before);
+
+    // A row that cannot be imported is listed with its reason, and the
+    // verification reports it missing.
+    let out = run(&server, &file, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("refused rows (1):"), "{stdout}");
+    assert!(
+        stdout.contains("documents rowid 6, id 6: neither content nor a path to it"),
+        "{stdout}"
+    );
+    if let Some(mut processor) = processor {
+        processor.kill().expect("stop the command processor");
+        processor.wait().expect("wait");
+    }
+    server.restart().await;
+    let out = run(&server, &file, &["--verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("verified 320 legacy rows: 319 identical, 1 missing or different"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("cannot be imported: neither content nor a path"),
+        "{stdout}"
+    );
+}
