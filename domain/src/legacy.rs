@@ -15,6 +15,9 @@ pub const MAX_COLUMN_NAME_CHARS: usize = 128;
 /// A value longer than this is kept in the blob store, and the record
 /// holds its address (events carry no blobs).
 pub const MAX_INLINE_VALUE_BYTES: usize = 8 * 1024;
+/// What a whole record may hold inline, well inside any log's limit on an
+/// event.
+pub const MAX_INLINE_RECORD_BYTES: usize = 64 * 1024;
 pub const MAX_WARNINGS: usize = 64;
 pub const MAX_WARNING_CHARS: usize = 500;
 pub const MAX_SOURCE_CHARS: usize = 200;
@@ -65,11 +68,11 @@ pub enum LegacyValue {
 
 impl LegacyValue {
     /// Bytes the value takes inline in an event.
-    fn inline_bytes(&self) -> usize {
+    pub fn inline_bytes(&self) -> usize {
         match self {
             Self::Null | Self::Integer { .. } => 0,
             Self::Real { value } | Self::Text { value } => value.len(),
-            Self::Bytes { base64 } => base64.len() * 3 / 4,
+            Self::Bytes { base64 } => base64.len(),
             Self::Stored {
                 storage,
                 sha256,
@@ -115,6 +118,19 @@ pub fn check(record: &LegacyImported) -> Result<(), DomainError> {
                 ),
             ));
         }
+    }
+    let inline: usize = record
+        .columns
+        .iter()
+        .map(|(name, value)| name.len() + value.inline_bytes())
+        .sum();
+    if inline > MAX_INLINE_RECORD_BYTES {
+        return Err(DomainError::invalid(
+            "legacy.columns",
+            format!(
+                "{inline} bytes inline, more than {MAX_INLINE_RECORD_BYTES}: store the largest values as blobs"
+            ),
+        ));
     }
     if record.warnings.len() > MAX_WARNINGS
         || record

@@ -2,6 +2,7 @@
 //! in flight; a row already imported answers as a duplicate of its first
 //! outcome, so an interrupted run is simply run again.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -18,7 +19,7 @@ use studio_domain::{DomainAggregate, DomainError};
 use studio_legacy_import::plan::{
     CHARACTERS, CharacterPlan, Content, DOCUMENTS, DocumentIndex, DocumentPlan, Planner,
 };
-use studio_legacy_import::source::{LegacyRow, Table};
+use studio_legacy_import::source::Table;
 use studio_legacy_import::value::PendingBlob;
 use uuid::Uuid;
 
@@ -26,8 +27,10 @@ use super::report::{NotImported, RefusedRow, Report, TableReport};
 use super::{Legacy, People};
 use crate::audit::progress_bar;
 
-/// Rows read and planned at a time.
+/// Characters read and planned at a time.
 pub const PAGE: u32 = 2_000;
+/// Documents at a time: their content is in the rows.
+pub const DOCUMENT_PAGE: u32 = 50;
 
 pub struct Options {
     pub dry_run: bool,
@@ -49,12 +52,7 @@ pub async fn run(
     mut planner: Planner,
     options: &Options,
 ) -> anyhow::Result<Report> {
-    let total = [&legacy.documents, &legacy.characters]
-        .iter()
-        .filter_map(|t| t.as_ref())
-        .map(|t| t.rows)
-        .sum();
-    let bar = &progress_bar(total, "importing");
+    let bar = &progress_bar(legacy.rows(), "importing");
     let mut report = Report {
         dry_run: options.dry_run,
         tables: Vec::new(),
@@ -71,12 +69,12 @@ pub async fn run(
     let mut index = DocumentIndex::default();
     if let Some(table) = &legacy.documents {
         let mut counts = TableReport::new(table, DOCUMENTS);
-        let mut after = i64::MIN;
-        while let Some(page) = next_page(legacy, table, &mut after).await? {
+        let mut pages = legacy.database.pages(table, DOCUMENT_PAGE);
+        while let Some(page) = pages.next().await? {
             counts.read += page.len() as u64;
             let mut plans = Vec::with_capacity(page.len());
             for row in &page {
-                match planner.document(table, row) {
+                match planner.document(row) {
                     Ok(plan) => plans.push(plan),
                     Err(refusal) => {
                         if let Some(id) = refusal.legacy_id {
@@ -87,7 +85,7 @@ pub async fn run(
                     }
                 }
             }
-            let outcomes: Vec<(DocumentPlan, Outcome)> = stream::iter(plans)
+            let mut outcomes: Vec<(DocumentPlan, Outcome)> = stream::iter(plans)
                 .map(|plan| async move {
                     let outcome = document(people, legacy, &plan, options)
                         .await
@@ -103,6 +101,8 @@ pub async fn run(
                 .buffer_unordered(options.concurrency)
                 .try_collect()
                 .await?;
+            // The index is built in rowid order, as a verification builds it.
+            outcomes.sort_by_key(|(plan, _)| plan.rowid);
             for (plan, outcome) in outcomes {
                 match &outcome {
                     Outcome::Refused(reason) => index.refuse(plan.legacy_id, reason),
@@ -116,8 +116,8 @@ pub async fn run(
     }
     if let Some(table) = &legacy.characters {
         let mut counts = TableReport::new(table, CHARACTERS);
-        let mut after = i64::MIN;
-        while let Some(page) = next_page(legacy, table, &mut after).await? {
+        let mut pages = legacy.database.pages(table, PAGE);
+        while let Some(page) = pages.next().await? {
             counts.read += page.len() as u64;
             let mut plans = Vec::with_capacity(page.len());
             for row in &page {
@@ -164,22 +164,6 @@ fn progress(counts: &TableReport, table: &Table) {
     );
 }
 
-async fn next_page(
-    legacy: &Legacy,
-    table: &Table,
-    after: &mut i64,
-) -> anyhow::Result<Option<Vec<LegacyRow>>> {
-    let page = legacy
-        .database
-        .page(table, *after, PAGE)
-        .await
-        .with_context(|| format!("reading the legacy table {}", table.name))?;
-    Ok(page.last().map(|last| last.rowid).map(|rowid| {
-        *after = rowid;
-        page
-    }))
-}
-
 fn tally(counts: &mut TableReport, rowid: i64, legacy_id: i64, outcome: Outcome) {
     match outcome {
         Outcome::Imported { warned } => {
@@ -206,7 +190,7 @@ pub async fn content(
     let blob = match &plan.content {
         Content::Inline(blob) => blob.clone(),
         Content::File(path) => {
-            let full = legacy.folder.join(path);
+            let full = inside(&legacy.files_root, path)?;
             let size = tokio::fs::metadata(&full)
                 .await
                 .map_err(|e| format!("cannot read the file {path:?} the row names: {e}"))?
@@ -234,6 +218,23 @@ pub async fn content(
     Ok(blob)
 }
 
+/// `path` (relative to `root`, or absolute) if it names a file inside
+/// `root`: a legacy row does not get to read any file the importer can.
+fn inside(root: &Path, path: &str) -> Result<PathBuf, String> {
+    let resolved = root
+        .join(path)
+        .canonicalize()
+        .map_err(|e| format!("cannot read the file {path:?} the row names: {e}"))?;
+    if resolved.starts_with(root) {
+        Ok(resolved)
+    } else {
+        Err(format!(
+            "the file {path:?} is outside {} (pass --files-root to read from elsewhere)",
+            root.display()
+        ))
+    }
+}
+
 async fn document(
     people: &People,
     legacy: &Legacy,
@@ -242,7 +243,15 @@ async fn document(
 ) -> anyhow::Result<Outcome> {
     let content = match content(legacy, plan, options.max_file_bytes).await {
         Ok(content) => content,
-        Err(reason) => return Ok(Outcome::Refused(reason)),
+        // Imported by an earlier run whose file has moved since: present.
+        Err(reason) => {
+            return Ok(
+                match presence(people, plan.id.into(), plan.command_id, false).await? {
+                    Outcome::AlreadyPresent => Outcome::AlreadyPresent,
+                    _ => Outcome::Refused(reason),
+                },
+            );
+        }
     };
     if options.dry_run {
         return presence(

@@ -47,6 +47,10 @@ pub struct ImportLegacy {
     /// the same ids.
     #[arg(long)]
     source_name: Option<String>,
+    /// Where documents' files may be read from (default: the database's
+    /// folder); a `path` leading outside it is refused.
+    #[arg(long)]
+    files_root: Option<PathBuf>,
     /// Also write the whole report (every refused row, every difference)
     /// as JSON to this file.
     #[arg(long)]
@@ -62,12 +66,19 @@ pub async fn run(settings: Settings, args: ImportLegacy) -> anyhow::Result<ExitC
         .await
         .with_context(|| format!("reading {}", args.file.display()))?;
     let tables = database.tables().await?;
-    let legacy = Legacy {
-        folder: args
+    let root = match &args.files_root {
+        Some(root) => root.clone(),
+        None => args
             .file
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default(),
+    };
+    let files_root = std::path::absolute(&root)
+        .and_then(|root| root.canonicalize())
+        .with_context(|| format!("the documents' folder {}", root.display()))?;
+    let legacy = Legacy {
+        files_root,
         documents: find(&tables, DOCUMENTS),
         characters: find(&tables, CHARACTERS),
         others: tables
@@ -129,11 +140,23 @@ pub async fn run(settings: Settings, args: ImportLegacy) -> anyhow::Result<ExitC
 /// What the legacy file holds.
 pub struct Legacy {
     database: LegacyDatabase,
-    folder: PathBuf,
+    /// Documents' `path`s resolve here, and may not lead out of it.
+    files_root: PathBuf,
     documents: Option<Table>,
     characters: Option<Table>,
     /// Tables the importer does not know: listed, never silently passed over.
     others: Vec<Table>,
+}
+
+impl Legacy {
+    /// The rows of the tables the importer knows.
+    fn rows(&self) -> u64 {
+        [&self.documents, &self.characters]
+            .into_iter()
+            .flatten()
+            .map(|t| t.rows)
+            .sum()
+    }
 }
 
 fn find(tables: &[Table], name: &str) -> Option<Table> {

@@ -9,14 +9,15 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
-use studio_domain::legacy::LegacyImported;
+use studio_blob_store::{BlobRef, BlobStore};
+use studio_domain::legacy::{LegacyImported, LegacyValue};
 use studio_legacy_import::plan::{CHARACTERS, DOCUMENTS, DocumentIndex, Planner};
 use studio_legacy_import::verify::{self, Difference, HeldCharacter, HeldDocument};
 use studio_projections::relational::Relational;
 use studio_projections::{PageRequest, ReadModel, Viewer};
 use uuid::Uuid;
 
-use super::import::{PAGE, content};
+use super::import::{DOCUMENT_PAGE, PAGE, content};
 use super::{Legacy, People};
 use crate::audit::progress_bar;
 use crate::config::Settings;
@@ -68,6 +69,8 @@ pub async fn run(
     report_path: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let read_model = caught_up(settings).await?;
+    let blobs = platform::blobs(settings).await?;
+    let blobs = blobs.as_ref();
     let viewer = Viewer {
         user_id: people.admin.into(),
         admin: true,
@@ -78,23 +81,15 @@ pub async fn run(
         differences: Vec::new(),
         not_imported_tables: legacy.others.iter().map(|t| t.name.clone()).collect(),
     };
-    let total = [&legacy.documents, &legacy.characters]
-        .iter()
-        .filter_map(|t| t.as_ref())
-        .map(|t| t.rows)
-        .sum();
-    let bar = progress_bar(total, "verifying");
+    let bar = progress_bar(legacy.rows(), "verifying");
     let mut index = DocumentIndex::default();
     let max_bytes = settings.limits.upload_bytes;
     if let Some(table) = &legacy.documents {
-        let mut after = i64::MIN;
-        loop {
-            let page = legacy.database.page(table, after, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = last.rowid;
+        let mut pages = legacy.database.pages(table, DOCUMENT_PAGE);
+        while let Some(page) = pages.next().await? {
             let mut plans = Vec::new();
             for row in &page {
-                match planner.document(table, row) {
+                match planner.document(row) {
                     Ok(plan) => plans.push(plan),
                     Err(refusal) => {
                         if let Some(id) = refusal.legacy_id {
@@ -137,6 +132,18 @@ pub async fn run(
                         found.extend(held.and_then(|(owner, _)| {
                             verify::owner(DOCUMENTS, plan.legacy_id, people.owner.into(), owner)
                         }));
+                        found.extend(missing_blobs(blobs, DOCUMENTS, &plan.record).await?);
+                        if let Ok(blob) = BlobRef::for_sha256(&sha256)
+                            && !blobs.exists(&blob).await?
+                        {
+                            found.push(Difference {
+                                table: DOCUMENTS.to_owned(),
+                                legacy_id: plan.legacy_id,
+                                field: "content".into(),
+                                legacy: blob.to_string(),
+                                platform: "missing from the blob store".into(),
+                            });
+                        }
                         anyhow::Ok((plan, found))
                     }
                 })
@@ -157,11 +164,8 @@ pub async fn run(
         }
     }
     if let Some(table) = &legacy.characters {
-        let mut after = i64::MIN;
-        loop {
-            let page = legacy.database.page(table, after, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = last.rowid;
+        let mut pages = legacy.database.pages(table, PAGE);
+        while let Some(page) = pages.next().await? {
             let mut plans = Vec::new();
             for row in &page {
                 match planner.character(row, &index) {
@@ -188,6 +192,7 @@ pub async fn run(
                         found.extend(held.and_then(|c| {
                             verify::owner(CHARACTERS, plan.legacy_id, people.owner.into(), c.owner)
                         }));
+                        found.extend(missing_blobs(blobs, CHARACTERS, &plan.record).await?);
                         anyhow::Ok((plan.rowid, found))
                     }
                 })
@@ -263,6 +268,35 @@ fn print(report: &VerifyReport) {
     for table in &report.not_imported_tables {
         println!("NOT COVERED: table {table} is not imported by studio import-legacy");
     }
+}
+
+/// Values the record keeps in the blob store (a document's content among
+/// them) that the blob store does not have.
+async fn missing_blobs(
+    blobs: &dyn BlobStore,
+    table: &str,
+    record: &LegacyImported,
+) -> anyhow::Result<Vec<Difference>> {
+    let mut missing = Vec::new();
+    for (column, value) in &record.columns {
+        let LegacyValue::Stored { blob_ref, .. } = value else {
+            continue;
+        };
+        let present = match BlobRef::parse(blob_ref) {
+            Ok(blob) => blobs.exists(&blob).await?,
+            Err(_) => false,
+        };
+        if !present {
+            missing.push(Difference {
+                table: table.to_owned(),
+                legacy_id: record.legacy_id,
+                field: format!("column {column}"),
+                legacy: format!("stored as {blob_ref}"),
+                platform: "missing from the blob store".into(),
+            });
+        }
+    }
+    Ok(missing)
 }
 
 /// The legacy record the import appended after the aggregate's creation.

@@ -278,6 +278,20 @@ async fn hostile_legacy_files_are_refused_clearly_and_change_nothing() {
     )
     .await
     .expect("write the legacy database");
+    {
+        use sqlx::Connection;
+        let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .expect("open the legacy file");
+        // A row that would read a file outside the database's folder.
+        sqlx::query(
+            "INSERT INTO documents (id, filename, path) VALUES (500, 'x.txt', '/etc/hostname')",
+        )
+        .execute(&mut db)
+        .await
+        .expect("insert");
+        db.close().await.expect("close");
+    }
     let out = run(&server, &file, &["--owner", "nobody@studio.test"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -295,7 +309,11 @@ async fn hostile_legacy_files_are_refused_clearly_and_change_nothing() {
     let out = run(&server, &file, &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{stdout}");
-    assert!(stdout.contains("refused rows (1):"), "{stdout}");
+    assert!(stdout.contains("refused rows (2):"), "{stdout}");
+    assert!(
+        stdout.contains("documents rowid 500, id 500: the file \"/etc/hostname\" is outside"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("documents rowid 6, id 6: neither content nor a path to it"),
         "{stdout}"
@@ -309,7 +327,7 @@ async fn hostile_legacy_files_are_refused_clearly_and_change_nothing() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains("verified 320 legacy rows: 319 identical, 1 missing or different"),
+        stdout.contains("verified 321 legacy rows: 319 identical, 2 missing or different"),
         "{stdout}"
     );
     assert!(

@@ -8,11 +8,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use studio_domain::legacy::{LegacyImported, LegacyValue, MAX_WARNINGS};
+use studio_domain::legacy::{LegacyImported, LegacyValue, MAX_INLINE_RECORD_BYTES, MAX_WARNINGS};
 use studio_domain::{CharacterId, DocumentId, UserId, rules};
 use uuid::Uuid;
 
-use crate::source::{LegacyRow, Table};
+use crate::source::LegacyRow;
 use crate::time;
 use crate::value::{PendingBlob, RawValue};
 
@@ -160,7 +160,6 @@ impl DocumentIndex {
 /// the source's name and the legacy ids: the same file imported again
 /// (for the same owner, under the same name) meets the same aggregates.
 pub struct Planner {
-    owner: UserId,
     source: String,
     namespace: Uuid,
     media_type: fn(&str) -> Option<&'static str>,
@@ -172,7 +171,6 @@ impl Planner {
     /// `media_type` gives the format the platform reads from a file name.
     pub fn new(owner: UserId, source: &str, media_type: fn(&str) -> Option<&'static str>) -> Self {
         Self {
-            owner,
             source: source.to_owned(),
             namespace: Uuid::new_v5(
                 owner.as_uuid(),
@@ -182,10 +180,6 @@ impl Planner {
             seen_ids: HashMap::new(),
             seen_names: HashMap::new(),
         }
-    }
-
-    pub fn owner(&self) -> UserId {
-        self.owner
     }
 
     pub fn document_id(&self, legacy_id: i64) -> DocumentId {
@@ -207,8 +201,14 @@ impl Planner {
         Uuid::new_v5(aggregate, b"import-legacy")
     }
 
-    /// The row's legacy id; each id once per table.
-    fn legacy_id(&mut self, table: &'static str, row: &LegacyRow) -> Result<i64, Refusal> {
+    /// The row's legacy id (its `id`, or its rowid in a table without
+    /// one); each id once per table.
+    fn legacy_id(
+        &mut self,
+        table: &'static str,
+        row: &LegacyRow,
+        warnings: &mut Vec<String>,
+    ) -> Result<i64, Refusal> {
         let refusal = |reason: String| Refusal {
             table: table.to_owned(),
             rowid: row.rowid,
@@ -226,7 +226,10 @@ impl Planner {
                     )));
                 }
             },
-            None => return Err(refusal("the table has no id column".into())),
+            None => {
+                warnings.push("the table has no id column; the rowid is the legacy id".into());
+                row.rowid
+            }
         };
         if let Some(first) = self.seen_ids.insert((table, id), row.rowid) {
             return Err(Refusal {
@@ -239,18 +242,18 @@ impl Planner {
         Ok(id)
     }
 
-    pub fn document(&mut self, table: &Table, row: &LegacyRow) -> Result<DocumentPlan, Refusal> {
-        let legacy_id = self.legacy_id(DOCUMENTS, row)?;
+    pub fn document(&mut self, row: &LegacyRow) -> Result<DocumentPlan, Refusal> {
+        let mut warnings = Vec::new();
+        let legacy_id = self.legacy_id(DOCUMENTS, row, &mut warnings)?;
         let refuse = |reason: String| Refusal {
             table: DOCUMENTS.to_owned(),
             rowid: row.rowid,
             legacy_id: Some(legacy_id),
             reason,
         };
-        let mut warnings = Vec::new();
         let id = self.document_id(legacy_id);
-        let content_column = first_present(table, row, CONTENT_COLUMNS);
-        let path_column = first_present(table, row, PATH_COLUMNS);
+        let content_column = first_present(row, CONTENT_COLUMNS);
+        let path_column = first_present(row, PATH_COLUMNS);
         let content = match (content_column, path_column) {
             (Some((_, value)), _) => match value {
                 RawValue::Text(bytes) | RawValue::Blob(bytes) => {
@@ -276,9 +279,9 @@ impl Planner {
         {
             return Err(refuse("the content is empty".into()));
         }
-        let named = first_present(table, row, FILENAME_COLUMNS)
+        let named = first_present(row, FILENAME_COLUMNS)
             .and_then(|(_, v)| v.as_text())
-            .map(|t| t.text)
+            .map(|t| decoded("original_filename", t, &mut warnings))
             .or_else(|| match &content {
                 Content::File(path) => Some(path.clone()),
                 Content::Inline(_) => None,
@@ -287,7 +290,7 @@ impl Planner {
         let title_raw = row
             .get("title")
             .and_then(RawValue::as_text)
-            .map(|t| t.text)
+            .map(|t| decoded("title", t, &mut warnings))
             .filter(|t| !t.trim().is_empty())
             .unwrap_or_else(|| {
                 original_filename
@@ -312,7 +315,7 @@ impl Planner {
                 "text/plain".to_owned()
             }
         };
-        let uploaded_at = first_present(table, row, UPLOADED_COLUMNS)
+        let uploaded_at = first_present(row, UPLOADED_COLUMNS)
             .and_then(|(column, value)| read_time(column, value, &mut warnings));
         if uploaded_at.is_none() {
             warnings.push("no readable upload time; the import's time is used".into());
@@ -342,16 +345,16 @@ impl Planner {
         row: &LegacyRow,
         documents: &DocumentIndex,
     ) -> Result<CharacterPlan, Refusal> {
-        let legacy_id = self.legacy_id(CHARACTERS, row)?;
         let mut warnings = Vec::new();
+        let legacy_id = self.legacy_id(CHARACTERS, row, &mut warnings)?;
         let id = self.character_id(legacy_id);
-        let raw_name = row.get("name").and_then(RawValue::as_text);
-        if let Some(fallback) = raw_name.as_ref().and_then(|n| n.fallback) {
-            warnings.push(format!("name is not UTF-8; read as {fallback}"));
-        }
+        let raw_name = row
+            .get("name")
+            .and_then(RawValue::as_text)
+            .map(|n| decoded("name", n, &mut warnings));
         let name = bounded_text(
             "name",
-            raw_name.map(|n| n.text).as_deref().unwrap_or(""),
+            raw_name.as_deref().unwrap_or(""),
             rules::MAX_NAME_CHARS,
             &format!("Unnamed character {legacy_id}"),
             &mut warnings,
@@ -427,50 +430,45 @@ impl Planner {
     }
 }
 
-/// The first of `names` the table has and the row holds a value for.
-fn first_present<'r>(
-    table: &Table,
-    row: &'r LegacyRow,
-    names: &[&str],
-) -> Option<(&'r str, &'r RawValue)> {
-    names
-        .iter()
-        .filter(|n| table.column(n).is_some())
-        .find_map(|n| {
-            row.values
-                .iter()
-                .find(|(c, v)| c.eq_ignore_ascii_case(n) && *v != RawValue::Null)
-                .map(|(c, v)| (c.as_str(), v))
-        })
+/// The first of `names` the row holds a value for.
+fn first_present<'r>(row: &'r LegacyRow, names: &[&str]) -> Option<(&'r str, &'r RawValue)> {
+    names.iter().find_map(|n| {
+        row.values
+            .iter()
+            .find(|(c, v)| c.eq_ignore_ascii_case(n) && *v != RawValue::Null)
+            .map(|(c, v)| (c.as_str(), v))
+    })
+}
+
+/// Text read from a column, saying so when it was not UTF-8.
+fn decoded(field: &str, text: crate::value::DecodedText, warnings: &mut Vec<String>) -> String {
+    if let Some(fallback) = text.fallback {
+        warnings.push(format!("{field} is not UTF-8; read as {fallback}"));
+    }
+    text.text
 }
 
 /// Every column as the record keeps it; the content column as the blob
-/// it becomes.
+/// it becomes; values past the record's inline budget as blobs too.
 fn record_columns(
     row: &LegacyRow,
     content: Option<(&str, &RawValue, &PendingBlob)>,
 ) -> (BTreeMap<String, LegacyValue>, Vec<PendingBlob>) {
     let mut columns = BTreeMap::new();
     let mut blobs = Vec::new();
+    // Room left for the addresses of values stored elsewhere.
+    let mut budget = MAX_INLINE_RECORD_BYTES / 2;
     for (name, value) in &row.values {
-        match content {
-            Some((column, raw, blob)) if column == name => {
-                columns.insert(
-                    name.clone(),
-                    LegacyValue::Stored {
-                        storage: raw.storage_class().to_owned(),
-                        size_bytes: blob.bytes.len() as u64,
-                        sha256: blob.sha256.clone(),
-                        blob_ref: blob.blob_ref(),
-                    },
-                );
-            }
+        let legacy = match content {
+            Some((column, raw, blob)) if column == name => blob.stored(raw.storage_class()),
             _ => {
-                let (legacy, blob) = value.to_legacy();
-                columns.insert(name.clone(), legacy);
+                let (legacy, blob) = value.to_legacy(budget);
                 blobs.extend(blob);
+                legacy
             }
-        }
+        };
+        budget = budget.saturating_sub(name.len() + legacy.inline_bytes());
+        columns.insert(name.clone(), legacy);
     }
     (columns, blobs)
 }
@@ -508,7 +506,11 @@ fn bounded_text(
     if text != raw {
         warnings.push(format!("{field} held control characters, read as spaces"));
     }
-    text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed != text.trim() {
+        warnings.push(format!("{field}: runs of spaces read as one"));
+    }
+    text = collapsed;
     if text.is_empty() {
         warnings.push(format!("{field} is empty; named {fallback:?}"));
         return fallback.to_owned();

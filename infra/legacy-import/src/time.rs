@@ -27,13 +27,22 @@ const MILLIS_FROM: i64 = 100_000_000_000;
 pub fn read(value: &RawValue) -> Option<ReadTime> {
     match value {
         RawValue::Integer(n) => from_unix(*n),
-        RawValue::Real(r) if r.is_finite() && r.fract() == 0.0 => from_unix(*r as i64),
         RawValue::Real(r) if r.is_finite() => {
-            let micros = (r * 1e6).round() as i64;
-            Utc.timestamp_micros(micros).single().map(|at| ReadTime {
-                at,
-                assumption: None,
-            })
+            // Seconds with a fraction, or milliseconds like integers.
+            let micros = if r.abs() >= MILLIS_FROM as f64 {
+                r * 1e3
+            } else {
+                r * 1e6
+            };
+            if micros.abs() >= i64::MAX as f64 {
+                return None;
+            }
+            Utc.timestamp_micros(micros.round() as i64)
+                .single()
+                .map(|at| ReadTime {
+                    at,
+                    assumption: None,
+                })
         }
         RawValue::Text(_) | RawValue::Blob(_) => value.as_text().and_then(|t| parse(&t.text)),
         _ => None,
@@ -41,7 +50,7 @@ pub fn read(value: &RawValue) -> Option<ReadTime> {
 }
 
 fn from_unix(n: i64) -> Option<ReadTime> {
-    let at = if n.abs() >= MILLIS_FROM {
+    let at = if n.unsigned_abs() >= MILLIS_FROM.unsigned_abs() {
         Utc.timestamp_millis_opt(n).single()?
     } else {
         Utc.timestamp_opt(n, 0).single()?
@@ -162,6 +171,10 @@ mod tests {
             read(&RawValue::Real(1_425_472_200.0)).map(|r| r.at.to_rfc3339()),
             noon
         );
+        assert_eq!(
+            read(&RawValue::Real(1_425_472_200_000.0)).map(|r| r.at.to_rfc3339()),
+            noon
+        );
     }
 
     #[test]
@@ -179,6 +192,9 @@ mod tests {
         }
         assert_eq!(read(&RawValue::Null), None);
         assert_eq!(read(&RawValue::Real(f64::NAN)), None);
+        assert_eq!(read(&RawValue::Real(f64::MAX)), None);
+        assert_eq!(read(&RawValue::Integer(i64::MIN)), None);
+        assert_eq!(read(&RawValue::Integer(i64::MAX)), None);
     }
 
     #[test]

@@ -95,9 +95,10 @@ impl RawValue {
         }
     }
 
-    /// The value as a legacy record keeps it. Values too large for an
-    /// event come with the blob to store.
-    pub fn to_legacy(&self) -> (LegacyValue, Option<PendingBlob>) {
+    /// The value as a legacy record keeps it, inline when it fits in
+    /// `budget` bytes (and `MAX_INLINE_VALUE_BYTES`), else with the blob to
+    /// store. BLOBs always go to the blob store: events carry no blobs.
+    pub fn to_legacy(&self, budget: usize) -> (LegacyValue, Option<PendingBlob>) {
         let bytes = match self {
             Self::Null => return (LegacyValue::Null, None),
             Self::Integer(value) => return (LegacyValue::Integer { value: *value }, None),
@@ -111,29 +112,35 @@ impl RawValue {
             }
             Self::Text(bytes) | Self::Blob(bytes) => bytes,
         };
-        if bytes.len() > MAX_INLINE_VALUE_BYTES {
-            let blob = PendingBlob::of(bytes.clone());
-            let value = LegacyValue::Stored {
-                storage: self.storage_class().to_owned(),
-                size_bytes: bytes.len() as u64,
-                sha256: blob.sha256.clone(),
-                blob_ref: blob.blob_ref(),
-            };
-            return (value, Some(blob));
+        let inline = match (self, std::str::from_utf8(bytes)) {
+            (Self::Text(_), Ok(text)) => Some(LegacyValue::Text {
+                value: text.to_owned(),
+            }),
+            (Self::Text(_), Err(_)) => Some(LegacyValue::Bytes {
+                base64: BASE64.encode(bytes),
+            }),
+            _ => None,
+        };
+        match inline {
+            Some(value) if value.inline_bytes() <= budget.min(MAX_INLINE_VALUE_BYTES) => {
+                (value, None)
+            }
+            _ => {
+                let blob = PendingBlob::of(bytes.clone());
+                (blob.stored(self.storage_class()), Some(blob))
+            }
         }
-        match (self, std::str::from_utf8(bytes)) {
-            (Self::Text(_), Ok(text)) => (
-                LegacyValue::Text {
-                    value: text.to_owned(),
-                },
-                None,
-            ),
-            _ => (
-                LegacyValue::Bytes {
-                    base64: BASE64.encode(bytes),
-                },
-                None,
-            ),
+    }
+}
+
+impl PendingBlob {
+    /// How a legacy record refers to this blob.
+    pub fn stored(&self, storage: &str) -> LegacyValue {
+        LegacyValue::Stored {
+            storage: storage.to_owned(),
+            size_bytes: self.bytes.len() as u64,
+            sha256: self.sha256.clone(),
+            blob_ref: self.blob_ref(),
         }
     }
 }
@@ -144,18 +151,21 @@ mod tests {
 
     #[test]
     fn values_are_kept_in_their_storage_class() {
-        assert_eq!(RawValue::Null.to_legacy().0, LegacyValue::Null);
+        let budget = MAX_INLINE_VALUE_BYTES;
+        assert_eq!(RawValue::Null.to_legacy(budget).0, LegacyValue::Null);
         assert_eq!(
-            RawValue::Integer(-3).to_legacy().0,
+            RawValue::Integer(-3).to_legacy(budget).0,
             LegacyValue::Integer { value: -3 }
         );
-        let (real, _) = RawValue::Real(0.1 + 0.2).to_legacy();
+        let (real, _) = RawValue::Real(0.1 + 0.2).to_legacy(budget);
         let LegacyValue::Real { value } = real else {
             panic!("not a real: {real:?}");
         };
         assert_eq!(value.parse::<f64>().ok(), Some(0.1 + 0.2));
         assert_eq!(
-            RawValue::Text("Émile".as_bytes().to_vec()).to_legacy().0,
+            RawValue::Text("Émile".as_bytes().to_vec())
+                .to_legacy(budget)
+                .0,
             LegacyValue::Text {
                 value: "Émile".into()
             }
@@ -163,7 +173,7 @@ mod tests {
         // Latin-1 TEXT is not UTF-8: kept as bytes, read as Windows-1252.
         let latin = RawValue::Text(vec![0xc9, b'm', b'i', b'l', b'e']);
         assert_eq!(
-            latin.to_legacy().0,
+            latin.to_legacy(budget).0,
             LegacyValue::Bytes {
                 base64: "yW1pbGU=".into()
             }
@@ -173,9 +183,16 @@ mod tests {
     }
 
     #[test]
-    fn large_values_go_to_the_blob_store() {
+    fn large_values_and_blobs_go_to_the_blob_store() {
+        let budget = MAX_INLINE_VALUE_BYTES;
+        let (value, blob) = RawValue::Blob(vec![1, 2, 3]).to_legacy(budget);
+        assert!(matches!(value, LegacyValue::Stored { ref storage, .. } if storage == "blob"));
+        assert!(blob.is_some());
+        // Past the record's budget, even a small text is stored.
+        let (value, _) = RawValue::Text(b"abc".to_vec()).to_legacy(2);
+        assert!(matches!(value, LegacyValue::Stored { .. }));
         let big = RawValue::Text(vec![b'a'; MAX_INLINE_VALUE_BYTES + 1]);
-        let (value, blob) = big.to_legacy();
+        let (value, blob) = big.to_legacy(budget);
         let Some(blob) = blob else {
             panic!("no blob for a large value");
         };

@@ -89,6 +89,13 @@ impl Differences<'_> {
             }
         }
         self.check("legacy source", &expected.source, &held.source);
+        self.check("legacy table", &expected.table, &held.table);
+        self.check("legacy id", expected.legacy_id, held.legacy_id);
+        self.check(
+            "legacy warnings",
+            show(&expected.warnings),
+            show(&held.warnings),
+        );
     }
 }
 

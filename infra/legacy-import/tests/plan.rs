@@ -29,11 +29,8 @@ struct Planned {
 
 async fn rows(db: &LegacyDatabase, table: &Table) -> Vec<LegacyRow> {
     let mut all = Vec::new();
-    let mut after = i64::MIN;
-    loop {
-        let page = db.page(table, after, 97).await.expect("page");
-        let Some(last) = page.last() else { break };
-        after = last.rowid;
+    let mut pages = db.pages(table, 97);
+    while let Some(page) = pages.next().await.expect("page") {
         all.extend(page);
     }
     all
@@ -54,7 +51,7 @@ async fn plan(path: &Path) -> Planned {
     let mut index = DocumentIndex::default();
     let mut documents = Vec::new();
     for row in rows(&db, &documents_table).await {
-        let plan = planner.document(&documents_table, &row);
+        let plan = planner.document(&row);
         match &plan {
             Ok(plan) => index.add(plan),
             Err(refusal) => index.refuse(refusal.legacy_id.unwrap_or_default(), &refusal.reason),
@@ -184,8 +181,12 @@ async fn every_row_is_planned_with_every_column_kept() {
     );
     assert!(warned(&planned.characters, "names no legacy document") > 0);
     assert!(warned(&planned.characters, "was not imported") > 0);
-    // Large values go to the blob store.
+    // Large values and BLOBs go to the blob store.
     assert!(characters.iter().any(|p| !p.blobs.is_empty()));
+    assert!(matches!(
+        characters[0].record.columns["portrait"],
+        LegacyValue::Stored { ref storage, .. } if storage == "blob"
+    ));
 
     let documents: Vec<&DocumentPlan> = planned.documents.iter().flatten().collect();
     assert!(
@@ -255,4 +256,118 @@ async fn a_file_that_is_not_sqlite_is_refused_clearly() {
     );
     let missing = LegacyDatabase::open(&dir.path().join("absent.db")).await;
     assert!(missing.is_err());
+}
+
+async fn sqlite(path: &Path, statements: &[&str]) {
+    use sqlx::Connection;
+    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .expect("create");
+    for statement in statements {
+        sqlx::query(sqlx::AssertSqlSafe(*statement))
+            .execute(&mut db)
+            .await
+            .expect(statement);
+    }
+    db.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn odd_schemas_are_read_whole() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("odd.db");
+    sqlite(
+        &path,
+        &[
+            // No id column; a column that takes the name `rowid`.
+            "CREATE TABLE Characters (rowid TEXT, name TEXT)",
+            "INSERT INTO Characters VALUES ('a', 'Pip'), ('b', 'Estella'), ('b', 'Joe')",
+            // Ids as text, one twice.
+            "CREATE TABLE documents (id TEXT, content TEXT)",
+            "INSERT INTO documents VALUES ('7', 'x'), ('7', 'y'), ('seven', 'z')",
+        ],
+    )
+    .await;
+    let db = LegacyDatabase::open(&path).await.expect("open");
+    let tables = db.tables().await.expect("tables");
+    let mut planner = Planner::new(UserId::from_uuid(Uuid::from_u128(9)), "odd.db", media_type);
+    let characters = tables
+        .iter()
+        .find(|t| t.name == "Characters")
+        .expect("table");
+    let read = rows(&db, characters).await;
+    assert_eq!(read.len(), 3, "every row is read, whatever `rowid` names");
+    let plans: Vec<CharacterPlan> = read
+        .iter()
+        .map(|r| planner.character(r, &DocumentIndex::default()))
+        .collect::<Result<_, _>>()
+        .expect("plans");
+    assert_eq!(
+        plans.iter().map(|p| p.legacy_id).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert!(
+        plans[0]
+            .record
+            .warnings
+            .iter()
+            .any(|w| w.contains("no id column"))
+    );
+    assert_eq!(
+        plans[1].record.columns["rowid"],
+        LegacyValue::Text { value: "b".into() }
+    );
+
+    let documents = tables
+        .iter()
+        .find(|t| t.name == "documents")
+        .expect("table");
+    let outcomes: Vec<_> = rows(&db, documents)
+        .await
+        .iter()
+        .map(|r| planner.document(r))
+        .collect();
+    assert_eq!(outcomes[0].as_ref().map(|p| p.legacy_id).ok(), Some(7));
+    let reasons: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().err())
+        .map(|r| r.reason.clone())
+        .collect();
+    assert_eq!(reasons.len(), 2);
+    assert!(reasons[0].contains("id 7 appears twice"));
+    assert!(reasons[1].contains("id is not an integer"));
+    db.close().await;
+}
+
+#[tokio::test]
+async fn a_row_too_large_for_an_event_keeps_its_values_in_blobs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("wide.db");
+    let columns: Vec<String> = (0..40).map(|i| format!("c{i} TEXT")).collect();
+    let create = format!(
+        "CREATE TABLE characters (id INTEGER PRIMARY KEY, name TEXT, {})",
+        columns.join(", ")
+    );
+    let values: Vec<String> = (0..40)
+        .map(|_| format!("'{}'", "w".repeat(7_000)))
+        .collect();
+    let insert = format!(
+        "INSERT INTO characters VALUES (1, 'Wide', {})",
+        values.join(", ")
+    );
+    sqlite(&path, &[&create, &insert]).await;
+    let db = LegacyDatabase::open(&path).await.expect("open");
+    let tables = db.tables().await.expect("tables");
+    let read = rows(&db, &tables[0]).await;
+    let mut planner = Planner::new(UserId::from_uuid(Uuid::from_u128(9)), "wide.db", media_type);
+    let plan = planner
+        .character(&read[0], &DocumentIndex::default())
+        .expect("plan");
+    assert!(
+        studio_domain::legacy::check(&plan.record).is_ok(),
+        "the record fits an event"
+    );
+    assert!(plan.blobs.len() >= 30, "{} values stored", plan.blobs.len());
+    assert_eq!(plan.record.columns.len(), 42);
+    db.close().await;
 }
