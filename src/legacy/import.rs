@@ -78,7 +78,7 @@ pub async fn run(
                     Ok(plan) => plans.push(plan),
                     Err(refusal) => {
                         if let Some(id) = refusal.legacy_id {
-                            index.refuse(id, &refusal.reason);
+                            index.refuse(id);
                         }
                         counts.refused.push(refusal.into());
                         bar.inc(1);
@@ -105,7 +105,7 @@ pub async fn run(
             outcomes.sort_by_key(|(plan, _)| plan.rowid);
             for (plan, outcome) in outcomes {
                 match &outcome {
-                    Outcome::Refused(reason) => index.refuse(plan.legacy_id, reason),
+                    Outcome::Refused(_) => index.refuse(plan.legacy_id),
                     _ => index.add(&plan),
                 }
                 tally(&mut counts, plan.rowid, plan.legacy_id, outcome);

@@ -27,8 +27,10 @@ use crate::platform::{self, Store};
 const PRINTED: usize = 50;
 /// Rows compared at once.
 const IN_FLIGHT: usize = 16;
-/// How long to wait for running projectors to catch up with the log.
+/// How long to wait for running projectors to catch up with the log,
+/// and for a sign that one is running at all.
 const CATCH_UP: Duration = Duration::from_secs(600);
+const STALLED: Duration = Duration::from_secs(60);
 
 #[derive(Serialize)]
 struct VerifyReport {
@@ -93,7 +95,7 @@ pub async fn run(
                     Ok(plan) => plans.push(plan),
                     Err(refusal) => {
                         if let Some(id) = refusal.legacy_id {
-                            index.refuse(id, &refusal.reason);
+                            index.refuse(id);
                         }
                         report.differences.push(refused(DOCUMENTS, &refusal));
                     }
@@ -155,7 +157,7 @@ pub async fn run(
                 if present {
                     index.add(&plan);
                 } else {
-                    index.refuse(plan.legacy_id, "not in the platform");
+                    index.refuse(plan.legacy_id);
                 }
                 tally(&mut report, plan.rowid, found);
             }
@@ -333,6 +335,7 @@ async fn caught_up(settings: &Settings) -> anyhow::Result<Arc<Relational>> {
     let read_model = platform::read_model_reader(settings).await?;
     let ends = log.end_offsets().await?;
     let deadline = tokio::time::Instant::now() + CATCH_UP;
+    let mut last = (u64::MAX, tokio::time::Instant::now());
     loop {
         let at = read_model.checkpoints().await?;
         let behind: u64 = ends
@@ -342,10 +345,13 @@ async fn caught_up(settings: &Settings) -> anyhow::Result<Arc<Relational>> {
         if behind == 0 {
             return Ok(read_model);
         }
-        if tokio::time::Instant::now() > deadline {
+        let now = tokio::time::Instant::now();
+        if behind != last.0 {
+            last = (behind, now);
+        }
+        if now > deadline || now.duration_since(last.1) > STALLED {
             bail!(
-                "the read model is still {behind} events behind the log after {} s: is a projector running?",
-                CATCH_UP.as_secs()
+                "the read model is {behind} events behind the log and not catching up: start a projector (studio serve or studio projector), then verify again"
             );
         }
         tracing::info!(

@@ -4,7 +4,7 @@
 //! same commands) on every run, which is what makes a run repeatable and
 //! a verification possible.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -110,7 +110,7 @@ pub struct CharacterPlan {
 pub struct DocumentIndex {
     by_id: HashMap<i64, DocumentId>,
     by_filename: HashMap<String, DocumentId>,
-    refused: HashMap<i64, String>,
+    refused: HashSet<i64>,
 }
 
 impl DocumentIndex {
@@ -122,9 +122,10 @@ impl DocumentIndex {
             .or_insert(plan.id);
     }
 
-    /// A document that is not, so links to it are explained.
-    pub fn refuse(&mut self, legacy_id: i64, reason: &str) {
-        self.refused.insert(legacy_id, reason.to_owned());
+    /// A document that is not, so links to it are explained (the same
+    /// way whether the import or a verification plans them).
+    pub fn refuse(&mut self, legacy_id: i64) {
+        self.refused.insert(legacy_id);
     }
 
     fn resolve(&self, value: &RawValue) -> Result<Option<DocumentId>, String> {
@@ -139,9 +140,9 @@ impl DocumentIndex {
             if let Some(id) = self.by_id.get(&legacy_id) {
                 return Ok(Some(*id));
             }
-            if let Some(reason) = self.refused.get(&legacy_id) {
+            if self.refused.contains(&legacy_id) {
                 return Err(format!(
-                    "source_document {legacy_id} was not imported ({reason}); not linked"
+                    "source_document {legacy_id} was not imported; not linked"
                 ));
             }
         }

@@ -54,7 +54,7 @@ async fn plan(path: &Path) -> Planned {
         let plan = planner.document(&row);
         match &plan {
             Ok(plan) => index.add(plan),
-            Err(refusal) => index.refuse(refusal.legacy_id.unwrap_or_default(), &refusal.reason),
+            Err(refusal) => index.refuse(refusal.legacy_id.unwrap_or_default()),
         }
         documents.push(plan);
     }

@@ -36,6 +36,8 @@ use crate::wire::Request;
 const MAX_BATCH: usize = 2_000;
 /// Once a batch has its first request, how long it gathers more.
 const GATHER: Duration = Duration::from_millis(2);
+/// How long fencing a partition may hold up a rebalance.
+const FENCE_IN_REBALANCE: Duration = Duration::from_secs(2);
 /// The pause before a partition that could not be taken is tried again.
 const RETAKE_AFTER: Duration = Duration::from_millis(500);
 
@@ -64,8 +66,10 @@ impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Revoke(list) => {
+                let partitions: Vec<u32> = partitions_of(list).collect();
+                tracing::info!(?partitions, "partitions revoked");
                 if let Ok(mut changes) = self.changes.lock() {
-                    for p in partitions_of(list) {
+                    for p in partitions {
                         changes.assigned.remove(&p);
                         changes.fenced.remove(&p);
                         changes.revoked.insert(p);
@@ -73,20 +77,52 @@ impl ConsumerContext for GroupContext {
                 }
             }
             Rebalance::Assign(list) => {
-                for p in partitions_of(list) {
-                    match off_the_executor(|| owner::fence(&self.config, p)) {
+                let partitions: Vec<u32> = partitions_of(list).collect();
+                tracing::info!(
+                    ?partitions,
+                    "partitions assigned; fencing their last owners"
+                );
+                // All at once and briefly: the group waits on this callback
+                // (a broker just restarted answers slowly); a partition not
+                // fenced here is fenced when it is taken.
+                let fenced = off_the_executor(|| {
+                    std::thread::scope(|scope| {
+                        let fencing: Vec<_> = partitions
+                            .iter()
+                            .map(|&p| {
+                                let config = &self.config;
+                                (
+                                    p,
+                                    scope
+                                        .spawn(move || owner::fence(config, p, FENCE_IN_REBALANCE)),
+                                )
+                            })
+                            .collect();
+                        fencing
+                            .into_iter()
+                            .map(|(p, fencing)| {
+                                let fenced = fencing.join().unwrap_or_else(|_| {
+                                    Err(LogError::Unavailable("fencing failed".into()))
+                                });
+                                (p, fenced)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                });
+                for (p, fenced) in fenced {
+                    match fenced {
                         Ok(producer) => {
                             if let Ok(mut changes) = self.changes.lock() {
                                 changes.fenced.insert(p, producer);
                             }
                         }
                         Err(e) => {
-                            tracing::warn!(partition = p, error = %e, "could not fence the last owner yet");
+                            tracing::info!(partition = p, error = %e, "not fenced yet; fenced when taken");
                         }
                     }
                 }
             }
-            Rebalance::Error(_) => {}
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance failed"),
         }
     }
 

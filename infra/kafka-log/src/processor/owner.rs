@@ -41,8 +41,12 @@ const CATCH_UP_LIMIT: Duration = Duration::from_secs(90);
 
 /// The partition's transactional producer, its `init_transactions` done:
 /// the previous owner is fenced and whatever transaction it left open is
-/// aborted. Blocks.
-pub(crate) fn fence(config: &KafkaConfig, partition: u32) -> Result<FutureProducer, LogError> {
+/// aborted. Blocks, up to `timeout`.
+pub(crate) fn fence(
+    config: &KafkaConfig,
+    partition: u32,
+    timeout: Duration,
+) -> Result<FutureProducer, LogError> {
     let producer: FutureProducer = config
         .client()
         .set("transactional.id", config.transactional_id(partition))
@@ -70,7 +74,7 @@ pub(crate) fn fence(config: &KafkaConfig, partition: u32) -> Result<FutureProduc
         .create()
         .map_err(|e| unavailable("connecting to Kafka", e))?;
     producer
-        .init_transactions(config.request_timeout)
+        .init_transactions(timeout)
         .map_err(|e| unavailable(&format!("taking partition {partition}"), e))?;
     Ok(producer)
 }
@@ -107,11 +111,13 @@ impl Owner {
             Some(producer) => producer,
             None => {
                 let config = config.clone();
-                tokio::task::spawn_blocking(move || fence(&config, partition))
-                    .await
-                    .map_err(|e| {
-                        LogError::Unavailable(format!("taking partition {partition}: {e}"))
-                    })??
+                tokio::task::spawn_blocking(move || {
+                    fence(&config, partition, config.request_timeout)
+                })
+                .await
+                .map_err(|e| {
+                    LogError::Unavailable(format!("taking partition {partition}: {e}"))
+                })??
             }
         };
         catch_up(config, store, partition).await?;
