@@ -54,6 +54,11 @@ struct Changes {
 struct GroupContext {
     config: KafkaConfig,
     changes: Arc<Mutex<Changes>>,
+    /// Rung after a rebalance: the loop takes what it was given at once,
+    /// not when a request happens to arrive (none may, until the
+    /// partitions are taken: their committed offsets wait on the open
+    /// transactions that taking them aborts).
+    wake: Arc<Notify>,
 }
 
 impl ClientContext for GroupContext {}
@@ -133,6 +138,7 @@ impl ConsumerContext for GroupContext {
                 changes.assigned.insert(p);
             }
         }
+        self.wake.notify_one();
     }
 }
 
@@ -222,6 +228,9 @@ impl CommandProcessor {
     /// Carries out requests until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), LogError> {
         let changes = Arc::new(Mutex::new(Changes::default()));
+        // Rung when a take ends, an owner fails or a rebalance happened, so
+        // an idle loop wakes.
+        let wake = Arc::new(Notify::new());
         let consumer: StreamConsumer<GroupContext> = self
             .config
             .client()
@@ -237,6 +246,7 @@ impl CommandProcessor {
             .create_with_context(GroupContext {
                 config: self.config.clone(),
                 changes: changes.clone(),
+                wake: wake.clone(),
             })
             .map_err(|e| unavailable("connecting to Kafka", e))?;
         let consumer = Arc::new(consumer);
@@ -261,8 +271,6 @@ impl CommandProcessor {
         // Takes run in tasks of their own (fencing and catching up wait on
         // the broker), so the partitions already held keep being served.
         let (taken_tx, mut taken_rx) = mpsc::unbounded_channel::<Taken>();
-        // Rung when a take ends or an owner fails, so an idle loop wakes.
-        let wake = Arc::new(Notify::new());
         // Takes in flight, by partition: the attempt's number.
         let mut taking: BTreeMap<u32, u64> = BTreeMap::new();
         let mut retry_at: BTreeMap<u32, Instant> = BTreeMap::new();
