@@ -149,10 +149,7 @@ async fn a_legacy_database_arrives_whole_once_and_verified() {
     assert_eq!(log.end_offsets().await.expect("end offsets"), before);
 
     // Verified through the read model: zero differences.
-    if let Some(mut processor) = processor {
-        processor.kill().expect("stop the command processor");
-        processor.wait().expect("wait");
-    }
+    stop_command_processor(processor);
     server.restart().await;
     let out = run(&server, &file, &["--verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -197,6 +194,13 @@ fn legacy_events(events: &[studio_event_log::StoredEvent]) -> (PerAggregate, Per
     }
     created.retain(|id, _| records.contains_key(id));
     (records, created)
+}
+
+fn stop_command_processor(processor: Option<std::process::Child>) {
+    if let Some(mut processor) = processor {
+        processor.kill().expect("stop the command processor");
+        processor.wait().expect("wait");
+    }
 }
 
 fn command_processor(server: &Server) -> std::process::Child {
@@ -326,10 +330,7 @@ async fn hostile_legacy_files_are_refused_clearly_and_change_nothing() {
         stdout.contains("documents rowid 6, id 6: neither content nor a path to it"),
         "{stdout}"
     );
-    if let Some(mut processor) = processor {
-        processor.kill().expect("stop the command processor");
-        processor.wait().expect("wait");
-    }
+    stop_command_processor(processor);
     server.restart().await;
     let out = run(&server, &file, &["--verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout);

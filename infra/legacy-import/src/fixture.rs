@@ -125,74 +125,38 @@ async fn document(
     };
     let upload_time = time_text(i);
     let title = (i.is_multiple_of(3)).then(|| format!("Volume {id}"));
-    let insert = "INSERT INTO documents (id, filename, content, path, upload_time, title, language)
-                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
     let language = (!i.is_multiple_of(4)).then_some("en");
-    match i % 10 {
-        // Latin-1 bytes stored as TEXT.
+    // Where the row keeps the content: as TEXT (UTF-8, or Latin-1 bytes),
+    // as a BLOB, or in a file beside the database that `path` names.
+    let (content, storage, path) = match i % 10 {
         7 => {
-            let mut latin = body.clone().into_bytes();
+            let mut latin = body.into_bytes();
             latin.extend_from_slice(b"\n\nCaf\xe9 cr\xe8me, na\xefve \xe9l\xe8ve.\n");
-            sqlx::query(
-                "INSERT INTO documents (id, filename, content, path, upload_time, title, language)
-                 VALUES (?1, ?2, CAST(?3 AS TEXT), ?4, ?5, ?6, ?7)",
-            )
-            .bind(id)
-            .bind(&filename)
-            .bind(latin)
-            .bind(None::<String>)
-            .bind(&upload_time)
-            .bind(&title)
-            .bind(language)
-            .execute(&mut *tx)
-            .await?;
+            (Some(latin), "text", None)
         }
-        // Content in a file beside the database.
         8 => {
             let name = format!("doc-{id}.txt");
             std::fs::write(folder.join(&name), body.as_bytes()).map_err(sqlx::Error::Io)?;
-            sqlx::query(insert)
-                .bind(id)
-                .bind(&filename)
-                .bind(None::<String>)
-                .bind(name)
-                .bind(&upload_time)
-                .bind(&title)
-                .bind(language)
-                .execute(&mut *tx)
-                .await?;
+            (None, "text", Some(name))
         }
-        // The bytes as a BLOB.
-        9 => {
-            sqlx::query(insert)
-                .bind(id)
-                .bind(&filename)
-                .bind(body.into_bytes())
-                .bind(None::<String>)
-                .bind(&upload_time)
-                .bind(&title)
-                .bind(language)
-                .execute(&mut *tx)
-                .await?;
-        }
-        _ => {
-            let content = if unimportable && i == 5 {
-                None
-            } else {
-                Some(body)
-            };
-            sqlx::query(insert)
-                .bind(id)
-                .bind(&filename)
-                .bind(content)
-                .bind(None::<String>)
-                .bind(&upload_time)
-                .bind(&title)
-                .bind(language)
-                .execute(&mut *tx)
-                .await?;
-        }
-    }
+        9 => (Some(body.into_bytes()), "blob", None),
+        _ if unimportable && i == 5 => (None, "text", None),
+        _ => (Some(body.into_bytes()), "text", None),
+    };
+    sqlx::query(
+        "INSERT INTO documents (id, filename, content, path, upload_time, title, language)
+         VALUES (?1, ?2, CASE ?8 WHEN 'blob' THEN ?3 ELSE CAST(?3 AS TEXT) END, ?4, ?5, ?6, ?7)",
+    )
+    .bind(id)
+    .bind(&filename)
+    .bind(content)
+    .bind(path)
+    .bind(&upload_time)
+    .bind(&title)
+    .bind(language)
+    .bind(storage)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
