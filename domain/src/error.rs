@@ -1,4 +1,4 @@
-use crate::AggregateType;
+use crate::{AggregateType, CharacterId};
 
 /// Why a command was refused, or why a history cannot be folded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,6 +17,11 @@ pub enum DomainError {
     Invalid { field: &'static str, reason: String },
     #[error("the alias {0:?} is already known for this character")]
     DuplicateAlias(String),
+    #[error("this character has no {kind:?} relationship with {other}")]
+    NoSuchRelationship { other: CharacterId, kind: String },
+    /// A merged character lives on in the one it was merged into.
+    #[error("this character was merged into {0}")]
+    Merged(CharacterId),
     /// A stored history that no sequence of valid commands could have
     /// produced: a gap in sequences, or an event that does not apply.
     #[error("corrupt history: {0}")]

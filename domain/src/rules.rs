@@ -15,6 +15,11 @@ pub const MAX_ALIASES: usize = 100;
 pub const MAX_PROFILE_BYTES: usize = 32 * 1024;
 pub const MAX_PROFILE_DEPTH: usize = 16;
 pub const MAX_BLOB_REF_CHARS: usize = 200;
+/// A relationship's kind: one of the usual ones (`sibling_of`,
+/// `married_to`, `rival_of`, ...) or a free label.
+pub const MAX_RELATIONSHIP_KIND_CHARS: usize = 64;
+/// Declared relationships one character may hold.
+pub const MAX_RELATIONSHIPS: usize = 1000;
 
 /// Trims, collapses runs of whitespace to one space, and checks the bounds.
 /// Control characters are refused rather than silently dropped.
@@ -42,6 +47,10 @@ pub fn normalized_text(
 
 pub fn name(raw: &str) -> Result<String, DomainError> {
     normalized_text("name", raw, MAX_NAME_CHARS)
+}
+
+pub fn relationship_kind(raw: &str) -> Result<String, DomainError> {
+    normalized_text("kind", raw, MAX_RELATIONSHIP_KIND_CHARS)
 }
 
 pub fn alias(raw: &str) -> Result<String, DomainError> {

@@ -4,10 +4,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use common::{given, given_nothing};
 use serde_json::json;
 use studio_domain::character::{
-    CharacterAggregate, CharacterAliasAdded, CharacterCommand, CharacterCreated, CharacterDeleted,
-    CharacterEvent, CharacterOrigin, CharacterProfileUpdated, CharacterRenamed, CreateCharacter,
+    Absorption, CharacterAbsorbed, CharacterAggregate, CharacterAliasAdded, CharacterCommand,
+    CharacterCreated, CharacterDeleted, CharacterEvent, CharacterMerged, CharacterOrigin,
+    CharacterProfileUpdated, CharacterRenamed, CharacterState, CreateCharacter, Peer, Relationship,
+    RelationshipDeclared, RelationshipRemoved,
 };
-use studio_domain::{Actor, AggregateType, DomainError, Role, UserId};
+use studio_domain::{Actor, AggregateType, CharacterId, DomainError, Role, UserId, fold};
 use uuid::Uuid;
 
 fn at() -> DateTime<Utc> {
@@ -202,4 +204,223 @@ fn a_deleted_character_accepts_nothing() {
             .when(command)
             .then_error(expected);
     }
+}
+
+fn other_id() -> CharacterId {
+    CharacterId::from_uuid(Uuid::from_u128(20))
+}
+
+fn this_id() -> CharacterId {
+    CharacterId::from_uuid(Uuid::from_u128(10))
+}
+
+fn jane() -> CharacterEvent {
+    CharacterEvent::Created(CharacterCreated {
+        owner: owner(),
+        name: "Jane Bennet".into(),
+        aliases: vec!["Jane".into(), "Lizzy".into()],
+        personality_profile: json!({}),
+        source_document_id: None,
+        origin: CharacterOrigin::Detected,
+        created_at: at(),
+    })
+}
+
+fn state_of(history: Vec<CharacterEvent>) -> CharacterState {
+    let numbered = history.into_iter().zip(1..).map(|(e, seq)| (seq, e));
+    match fold::<CharacterAggregate>(numbered) {
+        Ok(versioned) => versioned.state,
+        Err(err) => panic!("the history does not fold: {err}"),
+    }
+}
+
+fn peer() -> Peer {
+    match Peer::of(&editor(), this_id(), other_id(), &state_of(vec![jane()])) {
+        Ok(peer) => peer,
+        Err(err) => panic!("jane is a peer: {err}"),
+    }
+}
+
+fn declare(kind: &str) -> CharacterCommand {
+    CharacterCommand::DeclareRelationship {
+        actor: editor(),
+        other: peer(),
+        kind: kind.into(),
+    }
+}
+
+fn declared(kind: &str) -> CharacterEvent {
+    CharacterEvent::RelationshipDeclared(RelationshipDeclared {
+        other_id: other_id(),
+        kind: kind.into(),
+    })
+}
+
+#[test]
+fn a_relationship_is_declared_once_and_removed() {
+    given::<CharacterAggregate>(vec![created()])
+        .when(declare("  sibling_of "))
+        .then(vec![declared("sibling_of")]);
+    given::<CharacterAggregate>(vec![created(), declared("sibling_of")])
+        .when(declare("sibling_of"))
+        .then_nothing();
+    // Another kind with the same character is another relationship.
+    given::<CharacterAggregate>(vec![created(), declared("sibling_of")])
+        .when(declare("rival of the heart"))
+        .then(vec![declared("rival of the heart")]);
+    given::<CharacterAggregate>(vec![created(), declared("sibling_of")])
+        .when(CharacterCommand::RemoveRelationship {
+            actor: editor(),
+            other: other_id(),
+            kind: "sibling_of".into(),
+        })
+        .then(vec![CharacterEvent::RelationshipRemoved(
+            RelationshipRemoved {
+                other_id: other_id(),
+                kind: "sibling_of".into(),
+            },
+        )]);
+    given::<CharacterAggregate>(vec![created()])
+        .when(CharacterCommand::RemoveRelationship {
+            actor: editor(),
+            other: other_id(),
+            kind: "sibling_of".into(),
+        })
+        .then_error(DomainError::NoSuchRelationship {
+            other: other_id(),
+            kind: "sibling_of".into(),
+        });
+}
+
+#[test]
+fn relationships_are_checked() {
+    given::<CharacterAggregate>(vec![created()])
+        .when(declare(""))
+        .then_invalid("kind");
+    given::<CharacterAggregate>(vec![created()])
+        .when(declare(&"x".repeat(65)))
+        .then_invalid("kind");
+    given::<CharacterAggregate>(vec![created()])
+        .when(declare("a\u{7}b"))
+        .then_invalid("kind");
+    // Not with itself, not with what the actor cannot see or is gone.
+    assert!(matches!(
+        Peer::of(&editor(), this_id(), this_id(), &state_of(vec![jane()])),
+        Err(DomainError::Invalid { field: "other", .. })
+    ));
+    assert_eq!(
+        Peer::of(&stranger(), this_id(), other_id(), &state_of(vec![jane()])),
+        Err(DomainError::NotFound(AggregateType::Character))
+    );
+    assert_eq!(
+        Peer::of(
+            &editor(),
+            this_id(),
+            other_id(),
+            &state_of(vec![jane(), CharacterEvent::Deleted(CharacterDeleted {})])
+        ),
+        Err(DomainError::Deleted(AggregateType::Character))
+    );
+    // An admin sees both, but characters of two owners never relate.
+    let admin = Actor::User {
+        id: UserId::from_uuid(Uuid::from_u128(3)),
+        role: Role::Admin,
+    };
+    let foreign = CharacterEvent::Created(CharacterCreated {
+        owner: UserId::from_uuid(Uuid::from_u128(2)),
+        ..match jane() {
+            CharacterEvent::Created(c) => c,
+            _ => unreachable!("jane() creates"),
+        }
+    });
+    let foreign_peer = Peer::of(&admin, this_id(), other_id(), &state_of(vec![foreign]));
+    let Ok(foreign_peer) = foreign_peer else {
+        panic!("an admin sees every character")
+    };
+    given::<CharacterAggregate>(vec![created()])
+        .when(CharacterCommand::DeclareRelationship {
+            actor: admin,
+            other: foreign_peer,
+            kind: "rival_of".into(),
+        })
+        .then_error(DomainError::Forbidden(
+            "characters of different owners cannot be related or merged",
+        ));
+    given::<CharacterAggregate>(vec![created()])
+        .when(CharacterCommand::DeclareRelationship {
+            actor: stranger(),
+            other: peer(),
+            kind: "rival_of".into(),
+        })
+        .then_error(DomainError::NotFound(AggregateType::Character));
+}
+
+#[test]
+fn a_merge_freezes_the_merged_character_and_the_survivor_takes_what_it_lacked() {
+    let survivor = peer();
+    let merged_history = vec![
+        created(),
+        declared("sibling_of"),
+        CharacterEvent::RelationshipDeclared(RelationshipDeclared {
+            other_id: CharacterId::from_uuid(Uuid::from_u128(30)),
+            kind: "friend_of".into(),
+        }),
+    ];
+    let merge = || CharacterCommand::MergeInto {
+        actor: editor(),
+        survivor,
+    };
+    let merged = CharacterEvent::Merged(CharacterMerged {
+        into_id: other_id(),
+    });
+    given::<CharacterAggregate>(merged_history.clone())
+        .when(merge())
+        .then(vec![merged.clone()]);
+    let mut after = merged_history;
+    after.push(merged);
+    // Sent again: nothing new; any other command: gone, naming the survivor.
+    given::<CharacterAggregate>(after.clone())
+        .when(merge())
+        .then_nothing();
+    given::<CharacterAggregate>(after.clone())
+        .when(alias("Eliza"))
+        .then_error(DomainError::Merged(other_id()));
+    given::<CharacterAggregate>(after.clone())
+        .when(CharacterCommand::Delete { actor: editor() })
+        .then_error(DomainError::Merged(other_id()));
+
+    // The survivor (Jane, who already bears "Lizzy") absorbs.
+    let absorption = match Absorption::of(other_id(), this_id(), &state_of(after)) {
+        Ok(a) => a,
+        Err(err) => panic!("merged into the survivor: {err}"),
+    };
+    let absorbed = CharacterEvent::Absorbed(CharacterAbsorbed {
+        merged_id: this_id(),
+        aliases: vec!["Elizabeth Bennet".into(), "Miss Bennet".into()],
+        // The sibling relationship pointed at the survivor itself.
+        relationships: vec![Relationship {
+            other_id: CharacterId::from_uuid(Uuid::from_u128(30)),
+            kind: "friend_of".into(),
+        }],
+    });
+    given::<CharacterAggregate>(vec![jane()])
+        .when(CharacterCommand::Absorb {
+            actor: editor(),
+            absorption: absorption.clone(),
+        })
+        .then(vec![absorbed.clone()]);
+    given::<CharacterAggregate>(vec![jane(), absorbed])
+        .when(CharacterCommand::Absorb {
+            actor: editor(),
+            absorption,
+        })
+        .then_nothing();
+    // A character not merged into this one cannot be absorbed.
+    assert!(matches!(
+        Absorption::of(other_id(), this_id(), &state_of(vec![created()])),
+        Err(DomainError::Invalid {
+            field: "merged",
+            ..
+        })
+    ));
 }

@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 use serde_json::json;
 use studio_domain::character::{
-    CharacterAliasAdded, CharacterCreated, CharacterDeleted, CharacterEvent,
-    CharacterProfileUpdated, CharacterRenamed,
+    CharacterAbsorbed, CharacterAliasAdded, CharacterCreated, CharacterDeleted, CharacterEvent,
+    CharacterMerged, CharacterProfileUpdated, CharacterRenamed, Relationship, RelationshipDeclared,
+    RelationshipRemoved,
 };
 use studio_domain::document::processing::{
     CharactersDetected, DetectedCharacter, DocumentAnalysed, Interaction, InteractionsRecorded,
@@ -127,6 +128,25 @@ fn one_of_each() -> Vec<(String, serde_json::Value)> {
         CharacterEvent::AliasAdded(CharacterAliasAdded { alias: "a".into() }),
         CharacterEvent::Deleted(CharacterDeleted {}),
         CharacterEvent::LegacyImported(legacy()),
+        CharacterEvent::RelationshipDeclared(RelationshipDeclared {
+            other_id: CharacterId::from_uuid(Uuid::nil()),
+            kind: "sibling_of".into(),
+        }),
+        CharacterEvent::RelationshipRemoved(RelationshipRemoved {
+            other_id: CharacterId::from_uuid(Uuid::nil()),
+            kind: "sibling_of".into(),
+        }),
+        CharacterEvent::Merged(CharacterMerged {
+            into_id: CharacterId::from_uuid(Uuid::nil()),
+        }),
+        CharacterEvent::Absorbed(CharacterAbsorbed {
+            merged_id: CharacterId::from_uuid(Uuid::nil()),
+            aliases: vec!["a".into()],
+            relationships: vec![Relationship {
+                other_id: CharacterId::from_uuid(Uuid::nil()),
+                kind: "rival_of".into(),
+            }],
+        }),
     ];
     encoded.extend(character.iter().map(|e| e.encode()));
     encoded

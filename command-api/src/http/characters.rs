@@ -191,7 +191,7 @@ pub async fn delete(
     write(&api, caller, &headers, id, commands).await
 }
 
-async fn write(
+pub(super) async fn write(
     api: &CommandApi,
     caller: Principal,
     headers: &HeaderMap,

@@ -43,6 +43,8 @@ fn domain_error(error: DomainError) -> ApiError {
         }
         DomainError::Forbidden(_) => ApiError::forbidden(message),
         DomainError::Invalid { .. } => ApiError::invalid(message),
+        DomainError::NoSuchRelationship { .. } => ApiError::not_found(message),
+        DomainError::Merged(_) => ApiError::new(StatusCode::GONE, "merged", message),
         DomainError::DuplicateAlias(_) => {
             ApiError::new(StatusCode::CONFLICT, "duplicate_alias", message)
         }

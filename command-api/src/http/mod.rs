@@ -5,6 +5,7 @@ mod characters;
 mod documents;
 mod errors;
 mod headers;
+mod relationships;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use crate::CommandService;
 pub use auth::{LoginRequest, RegisterRequest, Registered};
 pub use characters::{CharacterWritten, CreateCharacterRequest, UpdateCharacterRequest};
 pub use documents::{DocumentAccepted, DocumentWritten, RenameDocumentRequest, media_type_for};
+pub use relationships::{MergeRequest, MergeWritten, RelationshipRequest};
 
 /// JSON bodies are small: the largest legitimate one is a character with a
 /// full personality profile (32 KiB).
@@ -61,6 +63,9 @@ pub fn router(api: CommandApi) -> OpenApiRouter {
         .routes(routes!(documents::reprocess))
         .routes(routes!(characters::create))
         .routes(routes!(characters::update, characters::delete))
+        .routes(routes!(relationships::declare))
+        .routes(routes!(relationships::remove))
+        .routes(routes!(relationships::merge))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .merge(uploads)
         .with_state(api)

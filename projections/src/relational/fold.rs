@@ -118,8 +118,21 @@ impl Step {
                 aliases: vec![a.alias],
                 span,
             },
-            // Provenance: no column changes, the row's version moves on.
-            AnyEvent::Character(CharacterEvent::LegacyImported(_)) => Step::CharacterChanges {
+            AnyEvent::Character(CharacterEvent::Absorbed(a)) => Step::CharacterChanges {
+                id: e.id,
+                name: None,
+                profile: None,
+                aliases: a.aliases,
+                span,
+            },
+            // Provenance, and what the graph read model keeps: no column
+            // changes here, the row's version moves on.
+            AnyEvent::Character(
+                CharacterEvent::LegacyImported(_)
+                | CharacterEvent::RelationshipDeclared(_)
+                | CharacterEvent::RelationshipRemoved(_)
+                | CharacterEvent::Merged(_),
+            ) => Step::CharacterChanges {
                 id: e.id,
                 name: None,
                 profile: None,

@@ -1,5 +1,10 @@
-//! Characters: people of a book, created by hand or (later) detected, with
-//! aliases and a free-form personality profile.
+//! Characters: people of a book, created by hand or detected, with
+//! aliases, a free-form personality profile, relationships they declare
+//! with each other, and merges of one character found twice.
+
+mod relations;
+
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,6 +16,10 @@ use crate::legacy::{self, LegacyImported};
 use crate::{
     Actor, AggregateType, CharacterId, DocumentId, DomainAggregate, DomainError, DomainEvent,
     UserId, rules,
+};
+pub use relations::{
+    Absorption, CharacterAbsorbed, CharacterMerged, Peer, Relationship, RelationshipDeclared,
+    RelationshipRemoved,
 };
 
 const KIND: AggregateType = AggregateType::Character;
@@ -38,6 +47,28 @@ pub enum CharacterCommand {
     Import {
         create: CreateCharacter,
         legacy: LegacyImported,
+    },
+    /// Declares a relationship of `kind` with `other`; declaring it again
+    /// changes nothing.
+    DeclareRelationship {
+        actor: Actor,
+        other: Peer,
+        kind: String,
+    },
+    RemoveRelationship {
+        actor: Actor,
+        other: CharacterId,
+        kind: String,
+    },
+    /// The first half of a merge, sent to the character that goes.
+    MergeInto {
+        actor: Actor,
+        survivor: Peer,
+    },
+    /// The second half, sent to the survivor.
+    Absorb {
+        actor: Actor,
+        absorption: Absorption,
     },
 }
 
@@ -90,6 +121,14 @@ pub enum CharacterEvent {
     Deleted(CharacterDeleted),
     #[serde(rename = "studio.character.legacy_imported.v1")]
     LegacyImported(LegacyImported),
+    #[serde(rename = "studio.character.relationship_declared.v1")]
+    RelationshipDeclared(RelationshipDeclared),
+    #[serde(rename = "studio.character.relationship_removed.v1")]
+    RelationshipRemoved(RelationshipRemoved),
+    #[serde(rename = "studio.character.merged.v1")]
+    Merged(CharacterMerged),
+    #[serde(rename = "studio.character.absorbed.v1")]
+    Absorbed(CharacterAbsorbed),
 }
 
 impl DomainEvent for CharacterEvent {
@@ -100,6 +139,10 @@ impl DomainEvent for CharacterEvent {
         "studio.character.alias_added.v1",
         "studio.character.deleted.v1",
         "studio.character.legacy_imported.v1",
+        "studio.character.relationship_declared.v1",
+        "studio.character.relationship_removed.v1",
+        "studio.character.merged.v1",
+        "studio.character.absorbed.v1",
     ];
 }
 
@@ -145,6 +188,11 @@ pub enum CharacterState {
     Absent,
     Active(Character),
     Deleted(Character),
+    /// Merged into another character, and frozen.
+    Merged {
+        character: Character,
+        into: CharacterId,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -155,12 +203,21 @@ pub struct Character {
     pub personality_profile: Value,
     pub source_document_id: Option<DocumentId>,
     pub origin: CharacterOrigin,
+    pub relationships: BTreeSet<Relationship>,
+    /// The characters merged into this one.
+    pub merged_from: BTreeSet<CharacterId>,
 }
 
 impl Character {
     fn knows_alias(&self, alias: &str) -> bool {
         rules::same_alias(&self.name, alias)
             || self.aliases.iter().any(|a| rules::same_alias(a, alias))
+    }
+
+    fn relates_to(&self, other: CharacterId, kind: &str) -> bool {
+        self.relationships
+            .iter()
+            .any(|r| r.other_id == other && r.kind == kind)
     }
 }
 
@@ -169,6 +226,9 @@ impl CharacterState {
         match self {
             Self::Active(c) if actor.may_access(c.owner) => Ok(c),
             Self::Deleted(c) if actor.may_access(c.owner) => Err(DomainError::Deleted(KIND)),
+            Self::Merged { character, into } if actor.may_access(character.owner) => {
+                Err(DomainError::Merged(*into))
+            }
             _ => Err(DomainError::NotFound(KIND)),
         }
     }
@@ -178,6 +238,7 @@ impl CharacterState {
             Self::Absent => "absent",
             Self::Active(_) => "active",
             Self::Deleted(_) => "deleted",
+            Self::Merged { .. } => "merged",
         }
     }
 }
@@ -304,6 +365,24 @@ pub fn decide(
             writable(state, &actor)?;
             Ok(vec![CharacterEvent::Deleted(CharacterDeleted {})])
         }
+        CharacterCommand::DeclareRelationship { actor, other, kind } => {
+            relations::declare(writable(state, &actor)?, other, &kind)
+        }
+        CharacterCommand::RemoveRelationship { actor, other, kind } => {
+            relations::remove(writable(state, &actor)?, other, &kind)
+        }
+        CharacterCommand::MergeInto { actor, survivor } => match state {
+            // Sent again after a merge that stopped half-way: nothing new.
+            CharacterState::Merged { character, into }
+                if *into == survivor.id && actor.may_access(character.owner) =>
+            {
+                Ok(vec![])
+            }
+            _ => relations::merge_into(writable(state, &actor)?, survivor),
+        },
+        CharacterCommand::Absorb { actor, absorption } => {
+            relations::absorb(writable(state, &actor)?, absorption)
+        }
     }
 }
 
@@ -317,6 +396,8 @@ pub fn evolve(state: CharacterState, event: CharacterEvent) -> Result<CharacterS
                 personality_profile: e.personality_profile,
                 source_document_id: e.source_document_id,
                 origin: e.origin,
+                relationships: BTreeSet::new(),
+                merged_from: BTreeSet::new(),
             }))
         }
         (CharacterState::Active(c), CharacterEvent::Renamed(e)) => {
@@ -333,6 +414,30 @@ pub fn evolve(state: CharacterState, event: CharacterEvent) -> Result<CharacterS
             Ok(CharacterState::Active(c))
         }
         (CharacterState::Active(c), CharacterEvent::Deleted(_)) => Ok(CharacterState::Deleted(c)),
+        (CharacterState::Active(mut c), CharacterEvent::RelationshipDeclared(e)) => {
+            c.relationships.insert(Relationship {
+                other_id: e.other_id,
+                kind: e.kind,
+            });
+            Ok(CharacterState::Active(c))
+        }
+        (CharacterState::Active(mut c), CharacterEvent::RelationshipRemoved(e)) => {
+            c.relationships.remove(&Relationship {
+                other_id: e.other_id,
+                kind: e.kind,
+            });
+            Ok(CharacterState::Active(c))
+        }
+        (CharacterState::Active(c), CharacterEvent::Merged(e)) => Ok(CharacterState::Merged {
+            character: c,
+            into: e.into_id,
+        }),
+        (CharacterState::Active(mut c), CharacterEvent::Absorbed(e)) => {
+            c.aliases.extend(e.aliases);
+            c.relationships.extend(e.relationships);
+            c.merged_from.insert(e.merged_id);
+            Ok(CharacterState::Active(c))
+        }
         // Provenance only: nothing a decision depends on.
         (CharacterState::Active(c), CharacterEvent::LegacyImported(_)) => {
             Ok(CharacterState::Active(c))
@@ -370,7 +475,9 @@ impl DomainAggregate for CharacterAggregate {
     fn owner(_id: &CharacterId, state: &CharacterState) -> Option<UserId> {
         match state {
             CharacterState::Absent => None,
-            CharacterState::Active(c) | CharacterState::Deleted(c) => Some(c.owner),
+            CharacterState::Active(c)
+            | CharacterState::Deleted(c)
+            | CharacterState::Merged { character: c, .. } => Some(c.owner),
         }
     }
 }
