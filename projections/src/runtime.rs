@@ -30,6 +30,9 @@ pub enum ProjectionError {
     Superseded(String),
     #[error(transparent)]
     Log(#[from] LogError),
+    /// A graph database (Neo4j) failed or is out of reach: retried.
+    #[error("graph store failed: {0}")]
+    Graph(String),
 }
 
 /// A read model fed by a projector.

@@ -8,10 +8,13 @@
 //! a projector meets them in. A live projector and a rebuild therefore end
 //! with the same graph.
 
-use studio_domain::AnyEvent;
 use studio_domain::character::CharacterEvent;
 use studio_domain::document::DocumentEvent;
+use studio_domain::{AggregateType, AnyEvent};
+use studio_event_log::StoredEvent;
 use uuid::Uuid;
+
+use crate::ProjectionError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GraphChange {
@@ -75,6 +78,28 @@ pub enum GraphChange {
         from: Uuid,
         into: Uuid,
     },
+}
+
+/// The changes a batch of events makes, in order. An event that does not
+/// decode fails the batch (and is parked by the projector).
+pub fn of_batch(batch: &[StoredEvent]) -> Result<Vec<GraphChange>, ProjectionError> {
+    let mut changes = Vec::new();
+    for stored in batch {
+        let e = &stored.envelope;
+        // User events change nothing here (and their personal data stays
+        // sealed, unread).
+        if e.aggregatetype == AggregateType::User.as_str() {
+            continue;
+        }
+        let event = AnyEvent::decode(&e.aggregatetype, &e.event_type, &e.data).map_err(|err| {
+            ProjectionError::Event {
+                event_id: e.id,
+                reason: err.to_string(),
+            }
+        })?;
+        changes.extend(of(e.subject, &event));
+    }
+    Ok(changes)
 }
 
 /// The changes one event of aggregate `id` makes.

@@ -10,13 +10,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
-use studio_domain::AnyEvent;
 use studio_event_log::StoredEvent;
 use uuid::Uuid;
 
 use super::{
-    DeclaredRelationship, GraphChange, GraphCharacter, GraphStore, Neighbour, NeighbourQuery,
-    Network, NetworkEdge, NetworkNode, PROJECTION_NAME, algorithms, changes, select_neighbours,
+    GraphChange, GraphCharacter, GraphStore, Neighbour, NeighbourQuery, Network, NetworkEdge,
+    NetworkNode, PROJECTION_NAME, algorithms, changes, neighbours_from,
 };
 use crate::{Projection, ProjectionError, Viewer};
 
@@ -94,23 +93,7 @@ impl Projection for EmbeddedGraph {
     }
 
     async fn apply(&self, batch: &[StoredEvent]) -> Result<(), ProjectionError> {
-        let mut work = Vec::new();
-        for stored in batch {
-            let e = &stored.envelope;
-            // User events change nothing here (and their personal data
-            // stays sealed, unread).
-            if e.aggregatetype == "user" {
-                continue;
-            }
-            let event =
-                AnyEvent::decode(&e.aggregatetype, &e.event_type, &e.data).map_err(|err| {
-                    ProjectionError::Event {
-                        event_id: e.id,
-                        reason: err.to_string(),
-                    }
-                })?;
-            work.extend(changes::of(e.subject, &event));
-        }
+        let work = changes::of_batch(batch)?;
         let mut tx = self.pool.begin().await?;
         for change in &work {
             apply(&mut tx, change).await?;
@@ -524,40 +507,30 @@ impl GraphStore for EmbeddedGraph {
         .bind(&id)
         .fetch_all(&self.pool)
         .await?;
-        let mut by_id: BTreeMap<Uuid, Neighbour> = BTreeMap::new();
-        for row in &interacting {
-            let other = uuid(row, "other")?;
-            by_id.insert(
-                other,
-                Neighbour {
-                    character_id: other,
-                    name: row
-                        .try_get::<Option<String>, _>("name")?
+        let interacting = interacting
+            .iter()
+            .map(|row| {
+                Ok((
+                    uuid(row, "other")?,
+                    row.try_get::<Option<String>, _>("name")?
                         .unwrap_or_default(),
-                    interaction_weight: count(row, "weight")?,
-                    relationships: vec![],
-                },
-            );
-        }
-        for row in &related {
-            let other = uuid(row, "other")?;
-            let name: Option<String> = row.try_get("name")?;
-            let outgoing: bool = row.try_get("outgoing")?;
-            by_id
-                .entry(other)
-                .or_insert_with(|| Neighbour {
-                    character_id: other,
-                    name: name.unwrap_or_default(),
-                    interaction_weight: 0,
-                    relationships: vec![],
-                })
-                .relationships
-                .push(DeclaredRelationship {
-                    kind: row.try_get("kind")?,
-                    outgoing,
-                });
-        }
-        Ok(select_neighbours(by_id.into_values().collect(), query))
+                    count(row, "weight")?,
+                ))
+            })
+            .collect::<Result<Vec<_>, ProjectionError>>()?;
+        let related = related
+            .iter()
+            .map(|row| {
+                Ok((
+                    uuid(row, "other")?,
+                    row.try_get::<Option<String>, _>("name")?
+                        .unwrap_or_default(),
+                    row.try_get("kind")?,
+                    row.try_get("outgoing")?,
+                ))
+            })
+            .collect::<Result<Vec<_>, ProjectionError>>()?;
+        Ok(neighbours_from(interacting, related, query))
     }
 
     async fn network(&self, viewer: &Viewer, document: Uuid) -> Result<Network, ProjectionError> {

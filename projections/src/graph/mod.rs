@@ -136,8 +136,51 @@ pub trait GraphStore: Send + Sync + 'static {
     ) -> Result<Option<Vec<GraphCharacter>>, ProjectionError>;
 }
 
+/// A neighbour by interaction, as a store reads it: id, name, weight
+/// summed over documents.
+pub type Interacting = (Uuid, String, u64);
+/// A declared relationship, as a store reads it: the other's id and name,
+/// the kind, and whether the character asked about declared it.
+pub type Related = (Uuid, String, String, bool);
+
+/// Joins what a store read into neighbours, ordered and cut as every store
+/// must.
+pub fn neighbours_from(
+    interacting: Vec<Interacting>,
+    related: Vec<Related>,
+    query: &NeighbourQuery,
+) -> Vec<Neighbour> {
+    let mut by_id: std::collections::BTreeMap<Uuid, Neighbour> = interacting
+        .into_iter()
+        .map(|(id, name, weight)| {
+            (
+                id,
+                Neighbour {
+                    character_id: id,
+                    name,
+                    interaction_weight: weight,
+                    relationships: vec![],
+                },
+            )
+        })
+        .collect();
+    for (id, name, kind, outgoing) in related {
+        by_id
+            .entry(id)
+            .or_insert_with(|| Neighbour {
+                character_id: id,
+                name,
+                interaction_weight: 0,
+                relationships: vec![],
+            })
+            .relationships
+            .push(DeclaredRelationship { kind, outgoing });
+    }
+    select_neighbours(by_id.into_values().collect(), query)
+}
+
 /// Orders and cuts neighbours as every store must.
-pub fn select_neighbours(mut all: Vec<Neighbour>, query: &NeighbourQuery) -> Vec<Neighbour> {
+fn select_neighbours(mut all: Vec<Neighbour>, query: &NeighbourQuery) -> Vec<Neighbour> {
     all.retain(|n| match query.kind.as_deref() {
         Some(INTERACTS_WITH) => {
             n.interaction_weight > 0 && n.interaction_weight >= query.min_weight
