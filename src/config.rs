@@ -26,6 +26,17 @@ pub struct Settings {
     /// `postgres://user:password@host:port/database`.
     #[serde(default = "default_embedded")]
     pub read_model: String,
+    /// The character graph: `sqlite` (embedded, `graph.db` in the data
+    /// directory) or Neo4j, `bolt://host:port`.
+    #[serde(default = "default_embedded")]
+    pub graph: String,
+    /// Neo4j's user (default `neo4j`) and password.
+    pub graph_user: Option<String>,
+    pub graph_password: Option<String>,
+    /// The name of the graph in Neo4j (`g` on its nodes): several
+    /// platforms, or a rebuild beside the live graph, share one database.
+    #[serde(default = "default_graph_name")]
+    pub graph_name: String,
     /// Where uploads, extracted texts and analyses are kept: `local` (a
     /// folder in the data directory) or `s3://bucket[/prefix]` on any
     /// S3-compatible object store.
@@ -224,6 +235,9 @@ fn default_text_chars() -> u64 {
     50_000_000
 }
 
+fn default_graph_name() -> String {
+    "studio".into()
+}
 fn default_blobs() -> String {
     "local".into()
 }
@@ -348,6 +362,20 @@ impl Settings {
                 self.read_model
             );
         }
+        if self.graph != "sqlite" {
+            if self.neo4j().is_none() {
+                bail!(
+                    "graph {:?} is not available: use \"sqlite\" (embedded) or bolt://host:port",
+                    self.graph
+                );
+            }
+            if self.graph_password.as_deref().is_none_or(str::is_empty) {
+                bail!("graph_password is required for Neo4j (STUDIO_GRAPH_PASSWORD)");
+            }
+        }
+        if !valid_graph_name(&self.graph_name) {
+            bail!("graph_name must be 1 to 100 of [a-zA-Z0-9._-]");
+        }
         if self.blobs != "local" && !self.blobs.starts_with("s3://") {
             bail!(
                 "blobs {:?} is not available: use \"local\" or \"s3://bucket[/prefix]\"",
@@ -412,6 +440,20 @@ impl Settings {
         })
     }
 
+    /// Neo4j's settings, when the graph is not embedded.
+    pub fn neo4j(&self) -> Option<studio_graph_neo4j::Neo4jSettings> {
+        let address = self.graph.strip_prefix("bolt://")?;
+        if address.is_empty() || address.contains('/') {
+            return None;
+        }
+        Some(studio_graph_neo4j::Neo4jSettings {
+            uri: self.graph.clone(),
+            user: self.graph_user.clone().unwrap_or_else(|| "neo4j".into()),
+            password: self.graph_password.clone().unwrap_or_default(),
+            graph: self.graph_name.clone(),
+        })
+    }
+
     /// The PostgreSQL URL of the read model, when it is not embedded.
     pub fn postgres_read_model(&self) -> Option<&str> {
         let url = self.read_model.as_str();
@@ -442,6 +484,14 @@ impl Settings {
     pub fn self_service_role(&self) -> Role {
         Role::parse(&self.auth.self_service_role).unwrap_or(Role::Editor)
     }
+}
+
+pub fn valid_graph_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 #[cfg(test)]
@@ -495,6 +545,10 @@ mod tests {
             ("[kafka]\nreplication_factor = 0", "replication_factor"),
             ("[kafka]\nbrokers = \"x\"", "unknown field"),
             ("partitions = 0", "partitions"),
+            (r#"graph = "neo4j://host:7687""#, "graph"),
+            (r#"graph = "bolt://""#, "graph"),
+            (r#"graph = "bolt://host:7687""#, "graph_password"),
+            ("graph_name = \"a b\"", "graph_name"),
         ] {
             let refused = settings(toml).expect_err(toml);
             assert!(format!("{refused:#}").contains(says), "{toml}: {refused:#}");

@@ -43,8 +43,10 @@ enum Action {
     CommandProcessor,
     /// Runs the projector alone: the event log into the read model.
     Projector {
-        /// `relational` (the default, on whichever database is configured)
-        /// or `postgres` (refused unless read_model is a postgres:// URL).
+        /// `relational` (the default, on whichever database is configured),
+        /// `postgres` (refused unless read_model is a postgres:// URL),
+        /// `graph` (the character graph, embedded or on Neo4j) or `neo4j`
+        /// (refused unless graph is a bolt:// URL).
         #[arg(default_value = "relational")]
         projection: String,
     },

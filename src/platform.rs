@@ -19,12 +19,15 @@ use studio_domain::user::{RegisterUser, Registrar, UserAggregate, UserCommand};
 use studio_domain::{Role, rules};
 use studio_event_log::EventLog;
 use studio_event_log::sqlite::{SqliteEventLog, SqliteLogOptions};
+use studio_graph_neo4j::Neo4jGraph;
 use studio_kafka_log::{CommandProcessor, KafkaConfig, KafkaEventLog};
 use studio_object_store::{ObjectBlobStore, S3Settings};
 use studio_privacy::{PersonalData, SqliteKeyStore};
 use studio_processing::{Pipeline, Processor, SqliteCheckpoints};
+use studio_projections::graph::GraphStore;
+use studio_projections::graph::embedded::EmbeddedGraph;
 use studio_projections::relational::{Relational, WatchedProgress};
-use studio_projections::{ProgressFeed, ReadModel};
+use studio_projections::{ProgressFeed, Projection, ReadModel};
 use studio_query_api::{Administration, AdministrationError, ForgetSummary, QueryApi};
 use uuid::Uuid;
 
@@ -40,6 +43,8 @@ pub enum Store {
     Processor,
     /// A command processor's copy of its partitions (Kafka log).
     CommandProcessor,
+    /// The embedded character graph.
+    Graph,
 }
 
 impl Store {
@@ -49,6 +54,7 @@ impl Store {
             Self::ReadModel => "read-model.lock",
             Self::Processor => "processor.lock",
             Self::CommandProcessor => "command-processor.lock",
+            Self::Graph => "graph.lock",
         }
     }
 
@@ -57,6 +63,7 @@ impl Store {
             Self::EventLog => "the event log (studio serve or studio command-api)",
             Self::ReadModel => "the read model (studio serve, studio projector or studio replay)",
             Self::Processor => "the document pipeline (studio serve or studio processor)",
+            Self::Graph => "the embedded graph (studio serve, or studio projector graph)",
             Self::CommandProcessor => {
                 "a command processor's store (studio serve or studio command-processor); \
                  give each command processor a data directory of its own"
@@ -201,6 +208,48 @@ pub async fn read_model_writer(
     Ok(Arc::new(read_model))
 }
 
+pub fn graph_path(settings: &Settings) -> PathBuf {
+    settings.data_dir.join("graph.db")
+}
+
+/// The character graph, as a store to ask and a projection to feed.
+#[derive(Clone)]
+pub struct GraphSide {
+    pub store: Arc<dyn GraphStore>,
+    pub projection: Arc<dyn Projection>,
+}
+
+impl GraphSide {
+    fn of<G: GraphStore + Projection>(graph: G) -> Self {
+        let graph = Arc::new(graph);
+        Self {
+            store: graph.clone(),
+            projection: graph,
+        }
+    }
+}
+
+/// The graph the settings name: Neo4j, or the embedded file.
+pub async fn graph(settings: &Settings) -> anyhow::Result<GraphSide> {
+    graph_named(settings, &settings.graph_name).await
+}
+
+/// The Neo4j graph of another name (a rebuild), or the embedded graph.
+pub async fn graph_named(settings: &Settings, name: &str) -> anyhow::Result<GraphSide> {
+    if let Some(mut neo4j) = settings.neo4j() {
+        neo4j.graph = name.to_owned();
+        let graph = Neo4jGraph::connect(&neo4j)
+            .await
+            .with_context(|| format!("connecting to Neo4j at {}", neo4j.uri))?;
+        return Ok(GraphSide::of(graph));
+    }
+    let path = graph_path(settings);
+    let graph = EmbeddedGraph::open(&path)
+        .await
+        .with_context(|| format!("opening the graph {}", path.display()))?;
+    Ok(GraphSide::of(graph))
+}
+
 /// What a projector in another process applied, followed live: by file
 /// notifications on SQLite, by LISTEN/NOTIFY on PostgreSQL.
 pub async fn watched_progress(
@@ -338,6 +387,7 @@ pub fn command_api(
 pub struct ReadSide {
     pub log: Arc<dyn EventLog>,
     pub read_model: Arc<Relational>,
+    pub graph: Arc<dyn GraphStore>,
     pub progress: Arc<dyn ProgressFeed>,
     pub blobs: Arc<dyn BlobStore>,
     pub personal: Arc<PersonalData>,
@@ -352,12 +402,14 @@ pub fn query_api(
     let ReadSide {
         log,
         read_model,
+        graph,
         progress,
         blobs,
         personal,
     } = reads;
     QueryApi {
         read: read_model,
+        graph,
         log,
         personal,
         administration,

@@ -23,6 +23,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _log_lock = platform::log_lock(&settings)?;
     let _read_model_lock = platform::lock(&settings, Store::ReadModel)?;
     let _processor_lock = platform::lock(&settings, Store::Processor)?;
+    let _graph_lock = graph_lock(&settings)?;
     let shutdown = CancellationToken::new();
     // With the log on Kafka, this process owns partitions too; if that
     // stops (a fatal Kafka error), the whole process stops with it rather
@@ -63,6 +64,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         )
         .run(shutdown.clone()),
     );
+    let graph = platform::graph(&settings).await?;
+    let graph_projector = tokio::spawn(
+        Projector::new(
+            log.clone(),
+            graph.projection.clone(),
+            LocalProgress::new(),
+            ProjectorConfig::default(),
+        )
+        .run(shutdown.clone()),
+    );
     let pipeline = tokio::spawn(
         platform::processor(
             &settings,
@@ -91,6 +102,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             platform::ReadSide {
                 log: log.clone(),
                 read_model: read_model.clone(),
+                graph: graph.store,
                 progress: Arc::new(progress),
                 blobs,
                 personal,
@@ -109,6 +121,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .context("the projector task")?
         .context("the projector")?;
+    graph_projector
+        .await
+        .context("the graph projector task")?
+        .context("the graph projector")?;
     if let Some((task, _lock)) = command_processor {
         task.await
             .context("the command processor task")?
@@ -180,7 +196,17 @@ pub async fn command_api(settings: Settings) -> anyhow::Result<()> {
     .await
 }
 
-/// The projector alone: tails the event log into the relational read model.
+/// The embedded graph's writer lock; Neo4j needs none (its projectors
+/// share the log's partitions, or there is one).
+fn graph_lock(settings: &Settings) -> anyhow::Result<Option<std::fs::File>> {
+    match settings.neo4j() {
+        Some(_) => Ok(None),
+        None => platform::lock(settings, Store::Graph).map(Some),
+    }
+}
+
+/// The projector alone: tails the event log into the relational read
+/// model, or into the character graph.
 pub async fn projector(settings: Settings, projection: &str) -> anyhow::Result<()> {
     match projection {
         "relational" => {}
@@ -188,7 +214,14 @@ pub async fn projector(settings: Settings, projection: &str) -> anyhow::Result<(
         "postgres" => anyhow::bail!(
             "the read model is embedded (read_model = \"sqlite\"): set read_model to a postgres:// URL, or run `studio projector relational`"
         ),
-        other => anyhow::bail!("no projection {other:?}: `relational` or `postgres`"),
+        "graph" => return graph_projector(settings).await,
+        "neo4j" if settings.neo4j().is_some() => return graph_projector(settings).await,
+        "neo4j" => anyhow::bail!(
+            "the graph is embedded (graph = \"sqlite\"): set graph to a bolt:// URL, or run `studio projector graph`"
+        ),
+        other => {
+            anyhow::bail!("no projection {other:?}: `relational`, `postgres`, `graph` or `neo4j`")
+        }
     }
     // Projectors of a PostgreSQL read model fed by Kafka share the log's
     // partitions through a consumer group, from any data directory;
@@ -228,6 +261,49 @@ pub async fn projector(settings: Settings, projection: &str) -> anyhow::Result<(
             share_partitions(partitions, projector, shutdown).await
         }
         None => projector().run(shutdown).await.context("the projector"),
+    }
+}
+
+/// The graph projector alone. On Neo4j fed by Kafka, projectors share the
+/// log's partitions through a consumer group, like PostgreSQL's.
+async fn graph_projector(settings: Settings) -> anyhow::Result<()> {
+    let shared = match (settings.kafka_log(), settings.neo4j()) {
+        (Some(kafka), Some(_)) => Some(kafka),
+        _ => None,
+    };
+    let _graph_lock = graph_lock(&settings)?;
+    let log = platform::log_reader(&settings).await?;
+    let graph = platform::graph(&settings).await?;
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        stop_signal().await;
+        stop.cancel();
+    });
+    tracing::info!(graph = %settings.graph, "studio projector (graph) is running");
+    let projector = || {
+        Projector::new(
+            log.clone(),
+            graph.projection.clone(),
+            LocalProgress::new(),
+            ProjectorConfig::default(),
+        )
+    };
+    match shared {
+        Some(kafka) => {
+            let group = format!(
+                "{}.projector.{}",
+                kafka.topic_prefix,
+                graph.projection.name()
+            );
+            let partitions =
+                SharedPartitions::join(&kafka, &group).context("joining the projectors' group")?;
+            share_partitions(partitions, projector, shutdown).await
+        }
+        None => projector()
+            .run(shutdown)
+            .await
+            .context("the graph projector"),
     }
 }
 
@@ -324,6 +400,7 @@ pub async fn query_api(settings: Settings) -> anyhow::Result<()> {
     let personal = platform::personal_data(&settings).await?;
     let read_model = platform::read_model_reader(&settings).await?;
     let progress = platform::watched_progress(&settings, read_model.clone()).await?;
+    let graph = platform::graph(&settings).await?;
     let router = http::router(
         None,
         Some(platform::query_api(
@@ -332,6 +409,7 @@ pub async fn query_api(settings: Settings) -> anyhow::Result<()> {
             platform::ReadSide {
                 log: log.clone(),
                 read_model: read_model.clone(),
+                graph: graph.store,
                 progress: Arc::new(progress),
                 blobs,
                 personal,

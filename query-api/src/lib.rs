@@ -23,6 +23,8 @@ pub use consistency::POSITION_HEADER;
 #[derive(Clone)]
 pub struct QueryApi {
     pub read: Arc<dyn ReadModel>,
+    /// The character graph (embedded or Neo4j).
+    pub graph: Arc<dyn studio_projections::graph::GraphStore>,
     /// The log, to tell how far behind it the read model is.
     pub log: Arc<dyn studio_event_log::EventLog>,
     /// Opens the personal data the event feed keeps sealed.

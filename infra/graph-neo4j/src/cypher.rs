@@ -182,3 +182,21 @@ pub fn shortest_paths(hops: usize) -> String {
          RETURN [n IN nodes(p) | n.id] AS ids, [n IN nodes(p) | n.name] AS names"
     )
 }
+
+pub const SNAPSHOT_DOCUMENTS: &str = "MATCH (n:Document {g: $g})
+    RETURN n.id AS id, n.owner AS owner, n.title AS label, n.status AS status, null AS merged_into";
+
+pub const SNAPSHOT_CHARACTERS: &str = "MATCH (n:Character {g: $g})
+    RETURN n.id AS id, n.owner AS owner, n.name AS label, n.status AS status,
+           n.merged_into AS merged_into";
+
+pub const SNAPSHOT_APPEARANCES: &str =
+    "MATCH (c:Character {g: $g})-[a:APPEARS_IN]->(d:Document {g: $g})
+     RETURN d.id AS document, c.id AS character, a.mentions AS mentions";
+
+pub const SNAPSHOT_INTERACTIONS: &str =
+    "MATCH (x:Character {g: $g})-[r:INTERACTS_WITH]->(y:Character)
+    RETURN r.document AS document, x.id AS a, y.id AS b, r.weight AS weight";
+
+pub const SNAPSHOT_RELATIONSHIPS: &str = "MATCH (x:Character {g: $g})-[r:RELATED]->(y:Character)
+    RETURN x.id AS source, y.id AS target, r.kind AS kind";

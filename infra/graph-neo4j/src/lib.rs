@@ -18,8 +18,9 @@ use async_trait::async_trait;
 use neo4rs::{BoltType, ConfigBuilder, Graph, Query, Txn, query};
 use studio_event_log::StoredEvent;
 use studio_projections::graph::{
-    GraphChange, GraphCharacter, GraphStore, MAX_PATH_HOPS, Neighbour, NeighbourQuery, Network,
-    NetworkEdge, NetworkNode, PROJECTION_NAME, algorithms, changes, neighbours_from,
+    GraphChange, GraphCharacter, GraphSnapshot, GraphStore, MAX_PATH_HOPS, Neighbour,
+    NeighbourQuery, Network, NetworkEdge, NetworkNode, PROJECTION_NAME, SnapshotNode, algorithms,
+    changes, neighbours_from,
 };
 use studio_projections::{Projection, ProjectionError, Viewer};
 use uuid::Uuid;
@@ -460,8 +461,78 @@ impl Projection for Neo4jGraph {
     }
 }
 
+fn snapshot_node(r: &neo4rs::Row) -> Result<SnapshotNode, ProjectionError> {
+    let id: String = r.get("id").map_err(corrupt("id"))?;
+    let owner: Option<String> = r.get("owner").map_err(corrupt("owner"))?;
+    let merged_into: Option<String> = r.get("merged_into").map_err(corrupt("merged_into"))?;
+    Ok(SnapshotNode {
+        id: parse(&id)?,
+        owner: owner.as_deref().map(parse).transpose()?,
+        label: r.get("label").map_err(corrupt("label"))?,
+        status: r.get("status").map_err(corrupt("status"))?,
+        merged_into: merged_into.as_deref().map(parse).transpose()?,
+    })
+}
+
+fn uuid_of(r: &neo4rs::Row, column: &str) -> Result<Uuid, ProjectionError> {
+    let text: String = r.get(column).map_err(corrupt("an id"))?;
+    parse(&text)
+}
+
+fn count_of(r: &neo4rs::Row, column: &str) -> Result<u64, ProjectionError> {
+    let n: i64 = r.get(column).map_err(corrupt("a count"))?;
+    count(n)
+}
+
 #[async_trait]
 impl GraphStore for Neo4jGraph {
+    async fn snapshot(&self) -> Result<GraphSnapshot, ProjectionError> {
+        let nodes = |rows: Vec<neo4rs::Row>| {
+            rows.iter()
+                .map(snapshot_node)
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(GraphSnapshot {
+            documents: nodes(self.rows(self.q(cypher::SNAPSHOT_DOCUMENTS)).await?)?,
+            characters: nodes(self.rows(self.q(cypher::SNAPSHOT_CHARACTERS)).await?)?,
+            appearances: self
+                .rows(self.q(cypher::SNAPSHOT_APPEARANCES))
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok((
+                        uuid_of(r, "document")?,
+                        uuid_of(r, "character")?,
+                        count_of(r, "mentions")?,
+                    ))
+                })
+                .collect::<Result<_, ProjectionError>>()?,
+            interactions: self
+                .rows(self.q(cypher::SNAPSHOT_INTERACTIONS))
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok((
+                        uuid_of(r, "document")?,
+                        uuid_of(r, "a")?,
+                        uuid_of(r, "b")?,
+                        count_of(r, "weight")?,
+                    ))
+                })
+                .collect::<Result<_, ProjectionError>>()?,
+            relationships: self
+                .rows(self.q(cypher::SNAPSHOT_RELATIONSHIPS))
+                .await?
+                .iter()
+                .map(|r| {
+                    let kind: String = r.get("kind").map_err(corrupt("kind"))?;
+                    Ok((uuid_of(r, "source")?, uuid_of(r, "target")?, kind))
+                })
+                .collect::<Result<_, ProjectionError>>()?,
+        }
+        .sorted())
+    }
+
     async fn neighbours(
         &self,
         viewer: &Viewer,

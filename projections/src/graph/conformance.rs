@@ -699,6 +699,42 @@ pub async fn partition_order_does_not_matter(
     novel.relate(&mut history, BINGLEY, WICKHAM, "owes");
     apply(one, history.events()).await?;
     apply(other, &history.partitions_reversed()).await?;
+    // Whole graphs: the ids are this check's own, so a store shared with
+    // other checks is compared on them alone.
+    let ours = |snapshot: super::GraphSnapshot| {
+        let mine = |id: &Uuid| (id.as_u128() & !0xffff) == (novel.id(0).as_u128() & !0xffff);
+        super::GraphSnapshot {
+            documents: snapshot
+                .documents
+                .into_iter()
+                .filter(|n| mine(&n.id))
+                .collect(),
+            characters: snapshot
+                .characters
+                .into_iter()
+                .filter(|n| mine(&n.id))
+                .collect(),
+            appearances: snapshot
+                .appearances
+                .into_iter()
+                .filter(|a| mine(&a.0))
+                .collect(),
+            interactions: snapshot
+                .interactions
+                .into_iter()
+                .filter(|i| mine(&i.0))
+                .collect(),
+            relationships: snapshot
+                .relationships
+                .into_iter()
+                .filter(|r| mine(&r.0))
+                .collect(),
+        }
+    };
+    let first = ours(one.snapshot().await.map_err(err)?);
+    let second = ours(other.snapshot().await.map_err(err)?);
+    ensure_eq!(first.characters.len(), 7, "characters in the snapshot");
+    ensure_eq!(first, second, "the whole graphs");
     let v = novel.viewer();
     let first = one.network(&v, novel.document).await.map_err(err)?;
     let second = other.network(&v, novel.document).await.map_err(err)?;

@@ -14,8 +14,8 @@ use studio_event_log::StoredEvent;
 use uuid::Uuid;
 
 use super::{
-    GraphChange, GraphCharacter, GraphStore, Neighbour, NeighbourQuery, Network, NetworkEdge,
-    NetworkNode, PROJECTION_NAME, algorithms, changes, neighbours_from,
+    GraphChange, GraphCharacter, GraphSnapshot, GraphStore, Neighbour, NeighbourQuery, Network,
+    NetworkEdge, NetworkNode, PROJECTION_NAME, SnapshotNode, algorithms, changes, neighbours_from,
 };
 use crate::{Projection, ProjectionError, Viewer};
 
@@ -470,8 +470,89 @@ async fn merge(tx: &mut Tx<'_>, from: Uuid, into: Uuid) -> Result<(), Projection
     .await
 }
 
+fn optional_uuid(
+    row: &sqlx::sqlite::SqliteRow,
+    column: &str,
+) -> Result<Option<Uuid>, ProjectionError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| {
+        Uuid::parse_str(&t).map_err(|e| ProjectionError::Corrupt(format!("{column}: {e}")))
+    })
+    .transpose()
+}
+
+fn snapshot_node(
+    row: &sqlx::sqlite::SqliteRow,
+    label: &str,
+) -> Result<SnapshotNode, ProjectionError> {
+    Ok(SnapshotNode {
+        id: uuid(row, "id")?,
+        owner: optional_uuid(row, "owner")?,
+        label: row.try_get(label)?,
+        status: row.try_get("status")?,
+        merged_into: optional_uuid(row, "merged_into")?,
+    })
+}
+
 #[async_trait]
 impl GraphStore for EmbeddedGraph {
+    async fn snapshot(&self) -> Result<GraphSnapshot, ProjectionError> {
+        let documents = sqlx::query(
+            "SELECT id, owner, title, status, NULL AS merged_into FROM graph_documents",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let characters =
+            sqlx::query("SELECT id, owner, name, status, merged_into FROM graph_characters")
+                .fetch_all(&self.pool)
+                .await?;
+        let appears = sqlx::query("SELECT document_id, character_id, mentions FROM graph_appears")
+            .fetch_all(&self.pool)
+            .await?;
+        let interactions = sqlx::query("SELECT document_id, a, b, weight FROM graph_interactions")
+            .fetch_all(&self.pool)
+            .await?;
+        let related = sqlx::query("SELECT source, target, kind FROM graph_related")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(GraphSnapshot {
+            documents: documents
+                .iter()
+                .map(|r| snapshot_node(r, "title"))
+                .collect::<Result<_, _>>()?,
+            characters: characters
+                .iter()
+                .map(|r| snapshot_node(r, "name"))
+                .collect::<Result<_, _>>()?,
+            appearances: appears
+                .iter()
+                .map(|r| {
+                    Ok((
+                        uuid(r, "document_id")?,
+                        uuid(r, "character_id")?,
+                        count(r, "mentions")?,
+                    ))
+                })
+                .collect::<Result<_, ProjectionError>>()?,
+            interactions: interactions
+                .iter()
+                .map(|r| {
+                    Ok((
+                        uuid(r, "document_id")?,
+                        uuid(r, "a")?,
+                        uuid(r, "b")?,
+                        count(r, "weight")?,
+                    ))
+                })
+                .collect::<Result<_, ProjectionError>>()?,
+            relationships: related
+                .iter()
+                .map(|r| Ok((uuid(r, "source")?, uuid(r, "target")?, r.try_get("kind")?)))
+                .collect::<Result<_, ProjectionError>>()?,
+        }
+        .sorted())
+    }
+
     async fn neighbours(
         &self,
         viewer: &Viewer,

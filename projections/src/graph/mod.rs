@@ -105,6 +105,43 @@ pub struct Communities {
     pub communities: Vec<Community>,
 }
 
+/// A whole graph, every part in id order: what two stores (or a live
+/// graph and its rebuild) are compared by.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GraphSnapshot {
+    pub documents: Vec<SnapshotNode>,
+    pub characters: Vec<SnapshotNode>,
+    /// (document, character, mentions)
+    pub appearances: Vec<(Uuid, Uuid, u64)>,
+    /// (document, a, b, weight), a < b
+    pub interactions: Vec<(Uuid, Uuid, Uuid, u64)>,
+    /// (source, target, kind)
+    pub relationships: Vec<(Uuid, Uuid, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SnapshotNode {
+    pub id: Uuid,
+    pub owner: Option<Uuid>,
+    /// A document's title, a character's name.
+    pub label: Option<String>,
+    /// `active`, `deleted` or `merged`.
+    pub status: String,
+    pub merged_into: Option<Uuid>,
+}
+
+impl GraphSnapshot {
+    /// Puts every part in order, as stores may read them in any.
+    pub fn sorted(mut self) -> Self {
+        self.documents.sort();
+        self.characters.sort();
+        self.appearances.sort();
+        self.interactions.sort();
+        self.relationships.sort();
+        self
+    }
+}
+
 /// Longest path a caller may ask for.
 pub const MAX_PATH_HOPS: usize = 10;
 
@@ -134,6 +171,9 @@ pub trait GraphStore: Send + Sync + 'static {
         to: Uuid,
         max_hops: usize,
     ) -> Result<Option<Vec<GraphCharacter>>, ProjectionError>;
+
+    /// Everything the graph holds (for comparisons and audits; no viewer).
+    async fn snapshot(&self) -> Result<GraphSnapshot, ProjectionError>;
 }
 
 /// A neighbour by interaction, as a store reads it: id, name, weight

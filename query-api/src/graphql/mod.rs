@@ -6,6 +6,7 @@
 mod admin;
 mod analysis;
 mod errors;
+mod graph;
 mod query;
 mod subscription;
 mod types;

@@ -8,7 +8,11 @@ use super::types::{Character, Document, Event, User, connection, page_request};
 use crate::{QueryApi, opened};
 
 #[derive(Default, async_graphql::MergedObject)]
-pub struct QueryRoot(ReaderQuery, super::admin::AdminQuery);
+pub struct QueryRoot(
+    ReaderQuery,
+    super::graph::GraphQuery,
+    super::admin::AdminQuery,
+);
 
 #[derive(Default)]
 pub struct ReaderQuery;
