@@ -10,7 +10,7 @@ require_rust_components
 
 log "starting the services the tests run against"
 # An assignment, so that a failing start stops the run (set -e).
-services=$(bash infra/local/up.sh s3 postgres kafka)
+services=$(bash infra/local/up.sh s3 postgres kafka neo4j)
 eval "$services"
 bash infra/local/clean-test-data.sh
 

@@ -4,6 +4,7 @@ mod analyze;
 mod audit;
 mod config;
 mod dlq;
+mod graph_replay;
 mod http;
 mod legacy;
 mod platform;
@@ -56,18 +57,21 @@ enum Action {
     /// Runs the query API alone: GraphQL and REST reads of the read model
     /// a projector process maintains.
     QueryApi,
-    /// Rebuilds the relational read model from the event log: embedded,
-    /// into a new file (no projector may be running); on PostgreSQL, into
-    /// a new version beside the live one, then switched to without
-    /// downtime. With --into, builds a copy elsewhere.
+    /// Rebuilds a read model from the event log. The relational one:
+    /// embedded, into a new file (no projector may be running); on
+    /// PostgreSQL, into a new version beside the live one, then switched
+    /// to without downtime. The graph: embedded, into a new file; on
+    /// Neo4j, cleared and projected again (stop its projectors first).
+    /// With --into, builds a copy elsewhere.
     Replay {
         /// `relational` (the default, on whichever database is configured)
-        /// or `postgres`.
+        /// or `postgres`; `graph` (embedded or Neo4j) or `neo4j`.
         #[arg(default_value = "relational")]
         projection: String,
         /// Build into this SQLite file (a path or sqlite://path) or empty
-        /// PostgreSQL database (postgres://...) instead, leaving the live
-        /// read model alone (allowed while it runs).
+        /// PostgreSQL database (postgres://...), or for the graph on Neo4j
+        /// into the graph of this name, instead, leaving the live read
+        /// model alone (allowed while it runs).
         #[arg(long)]
         into: Option<String>,
         /// Build the model as it was at this time (RFC 3339) or position

@@ -231,13 +231,7 @@ impl GraphSide {
 
 /// The graph the settings name: Neo4j, or the embedded file.
 pub async fn graph(settings: &Settings) -> anyhow::Result<GraphSide> {
-    graph_named(settings, &settings.graph_name).await
-}
-
-/// The Neo4j graph of another name (a rebuild), or the embedded graph.
-pub async fn graph_named(settings: &Settings, name: &str) -> anyhow::Result<GraphSide> {
-    if let Some(mut neo4j) = settings.neo4j() {
-        neo4j.graph = name.to_owned();
+    if let Some(neo4j) = settings.neo4j() {
         let graph = Neo4jGraph::connect(&neo4j)
             .await
             .with_context(|| format!("connecting to Neo4j at {}", neo4j.uri))?;

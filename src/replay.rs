@@ -41,7 +41,15 @@ pub async fn run(
         "postgres" => {
             bail!("the read model is embedded (read_model = \"sqlite\"): replay `relational`")
         }
-        other => bail!("no projection {other:?}: replay `relational` (or `postgres`)"),
+        "graph" | "neo4j" => {
+            if until.is_some() {
+                bail!("--until rebuilds the relational read model only");
+            }
+            return crate::graph_replay::run(settings, projection, into).await;
+        }
+        other => bail!(
+            "no projection {other:?}: replay `relational` (or `postgres`), or `graph` (or `neo4j`)"
+        ),
     }
     if into.is_none() && until.is_some() {
         bail!("a replay --until builds a past state for investigation: give it --into PATH or URL");
@@ -205,7 +213,7 @@ fn redact(url: &str) -> String {
 /// end as it stands now (with `until`, only what the log held then).
 pub(crate) async fn project(
     log: &Arc<dyn EventLog>,
-    read_model: &Relational,
+    read_model: &dyn Projection,
     until: Option<PointInTime>,
     show_progress: bool,
 ) -> Result<(u64, u64), studio_projections::ProjectionError> {
@@ -265,7 +273,7 @@ async fn summarize(
 }
 
 /// Removes a SQLite database with its WAL files.
-fn remove_database(path: &Path) -> anyhow::Result<()> {
+pub(crate) fn remove_database(path: &Path) -> anyhow::Result<()> {
     for suffix in ["", "-wal", "-shm"] {
         let file = PathBuf::from(format!("{}{suffix}", path.display()));
         match std::fs::remove_file(&file) {

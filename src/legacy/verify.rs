@@ -327,7 +327,7 @@ async fn caught_up(settings: &Settings) -> anyhow::Result<Arc<Relational>> {
         let personal = platform::personal_data(settings).await?;
         let blobs = platform::blobs(settings).await?;
         let read_model = platform::read_model_writer(settings, personal, blobs).await?;
-        crate::replay::project(&log, &read_model, None, true)
+        crate::replay::project(&log, read_model.as_ref(), None, true)
             .await
             .context("bringing the read model up to date")?;
         return Ok(read_model);

@@ -5,6 +5,7 @@ mod support;
 
 mod audit;
 mod flow;
+mod graph;
 mod hostile;
 mod legacy;
 mod operations;

@@ -42,6 +42,11 @@ impl EmbeddedGraph {
         Ok(Self { pool })
     }
 
+    /// Closes the file (before it is moved).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn visible_character(&self, viewer: &Viewer, id: Uuid) -> Result<Uuid, ProjectionError> {
         let owner: Option<String> = sqlx::query_scalar(
             "SELECT owner FROM graph_characters WHERE id = ? AND status = 'active'",

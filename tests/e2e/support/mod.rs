@@ -28,6 +28,10 @@ pub struct Server {
     pub base: String,
     port: u16,
     role: &'static str,
+    /// Arguments after the role (`projector neo4j`).
+    role_args: Vec<&'static str>,
+    /// Settings of this process beyond the suite's (a Neo4j graph).
+    extra_env: Vec<(String, String)>,
     child: Option<Child>,
     _temp: Option<tempfile::TempDir>,
 }
@@ -61,6 +65,21 @@ pub fn e2e_kafka() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
+/// The Neo4j the suite may use (`STUDIO_GRAPH`, `STUDIO_GRAPH_USER`,
+/// `STUDIO_GRAPH_PASSWORD`, as `infra/local/up.sh neo4j` prints them);
+/// servers run the embedded graph unless a test asks for this one.
+pub fn e2e_neo4j() -> Option<Vec<(String, String)>> {
+    ["STUDIO_GRAPH", "STUDIO_GRAPH_USER", "STUDIO_GRAPH_PASSWORD"]
+        .into_iter()
+        .map(|name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| (name.to_owned(), v))
+        })
+        .collect()
+}
+
 /// Something a data directory keeps for every role started on it: made
 /// once by `make`, then read back.
 fn remembered(dir: &Path, name: &str, make: impl FnOnce() -> String) -> String {
@@ -72,6 +91,15 @@ fn remembered(dir: &Path, name: &str, make: impl FnOnce() -> String) -> String {
     std::fs::create_dir_all(dir).expect("the data directory");
     std::fs::write(&marker, &value).expect("remember the setting");
     value
+}
+
+/// The read model database of a data directory on the suite's PostgreSQL,
+/// when there is one.
+fn remembered_read_model(dir: &Path) -> Option<String> {
+    e2e_postgres().map(|_| {
+        std::fs::read_to_string(dir.join("e2e-read-model-url"))
+            .expect("a server started on this directory first")
+    })
 }
 
 /// The log of a data directory, as `studio` opens it for reading: the
@@ -188,9 +216,41 @@ impl Server {
             base: format!("http://127.0.0.1:{port}"),
             port,
             role,
+            role_args: vec![],
+            extra_env: vec![],
             child: None,
             _temp: None,
         };
+        server.spawn().await;
+        server
+    }
+
+    /// `role` (with `args`) on `dir`, its graph on the suite's Neo4j under
+    /// the graph name `graph`.
+    pub async fn start_on_neo4j(
+        dir: &Path,
+        role: &'static str,
+        args: &[&'static str],
+        graph: &str,
+    ) -> Server {
+        let neo4j = e2e_neo4j().expect("a Neo4j for the suite (STUDIO_GRAPH...)");
+        let mut server = Server {
+            dir: dir.to_owned(),
+            read_model_url: remembered_read_model(dir),
+            kafka_prefix: e2e_kafka().map(|_| remembered(dir, "e2e-kafka-prefix", kafka_prefix)),
+            companion: None,
+            base: String::new(),
+            port: free_port(),
+            role,
+            role_args: args.to_vec(),
+            extra_env: neo4j
+                .into_iter()
+                .chain([("STUDIO_GRAPH_NAME".to_owned(), graph.to_owned())])
+                .collect(),
+            child: None,
+            _temp: None,
+        };
+        server.base = format!("http://127.0.0.1:{}", server.port);
         server.spawn().await;
         server
     }
@@ -220,6 +280,7 @@ impl Server {
         if let Some(url) = &self.read_model_url {
             command.env("STUDIO_READ_MODEL", url);
         }
+        command.envs(self.extra_env.iter().map(|(k, v)| (k, v)));
         if let (Some(url), Some(prefix)) = (e2e_kafka(), &self.kafka_prefix) {
             command
                 .env("STUDIO_EVENT_LOG", url)
@@ -243,6 +304,7 @@ impl Server {
         let mut command = studio();
         command
             .arg(self.role)
+            .args(&self.role_args)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         self.env(&mut command);
@@ -404,6 +466,15 @@ impl Reply {
 }
 
 impl Client {
+    /// The same user, talking to another server (of the same platform).
+    pub fn on(&self, server: &Server) -> Client {
+        Client {
+            base: server.base.clone(),
+            http: self.http.clone(),
+            token: self.token.clone(),
+        }
+    }
+
     pub fn with_token(&self, token: &str) -> Client {
         Client {
             token: Some(token.to_owned()),
