@@ -221,6 +221,41 @@ async fn a_novel_s_network_answered_alike_embedded_and_on_neo4j() {
     .await
     .error(404, "not_found");
 
+    // Hostile arguments are refused, naming what is wrong.
+    for (query, says) in [
+        (
+            "{ characterNetwork(documentId: \"not-a-uuid\") { nodes { name } } }",
+            "documentId",
+        ),
+        (
+            "{ centralCharacters(documentId: \"00000000-0000-0000-0000-000000000000\", limit: 0) { name } }",
+            "limit",
+        ),
+        (
+            "{ characterNeighbours(characterId: \"00000000-0000-0000-0000-000000000000\", minWeight: -1) { name } }",
+            "minWeight",
+        ),
+        (
+            "{ characterNeighbours(characterId: \"00000000-0000-0000-0000-000000000000\", limit: 100000) { name } }",
+            "limit",
+        ),
+        (
+            "{ shortestPath(fromId: \"00000000-0000-0000-0000-000000000000\", toId: \"00000000-0000-0000-0000-000000000000\", maxHops: 11) { name } }",
+            "maxHops",
+        ),
+    ] {
+        let refused = ada.graphql(query, json!({})).await;
+        assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{query}: {refused}");
+        assert!(refused.to_string().contains(says), "{refused}");
+    }
+    let missing = ada
+        .graphql(
+            "query($c: ID!) { characterNeighbours(characterId: $c) { name } }",
+            json!({ "c": Uuid::new_v4() }),
+        )
+        .await;
+    assert_eq!(error_code(&missing), "NOT_FOUND", "{missing}");
+
     // Another user reaches none of it.
     let eve = server.client().editor("eve@graph.test").await;
     let foreign = eve
@@ -265,6 +300,48 @@ async fn a_novel_s_network_answered_alike_embedded_and_on_neo4j() {
             .as_array()
             .map(Vec::len),
         Some(cast.len() - 1)
+    );
+    // The relational read model moved them too.
+    let relational = until(
+        &ada,
+        "query($doc: ID!) { document(id: $doc) {
+           cast { characterId mentions } interactions(first: 2000) { aId bId weight } } }",
+        json!({ "doc": doc }),
+        |d| {
+            d["document"]["cast"]
+                .as_array()
+                .is_some_and(|c| c.iter().all(|m| m["characterId"] != json!(third)))
+        },
+    )
+    .await;
+    let moved: BTreeMap<String, u64> = relational["document"]["cast"]
+        .as_array()
+        .expect("cast")
+        .iter()
+        .map(|c| {
+            (
+                id(&c["characterId"]),
+                c["mentions"].as_u64().expect("mentions"),
+            )
+        })
+        .collect();
+    assert_eq!(moved.get(&second), Some(&expected_mentions));
+    assert_eq!(moved.len(), cast.len() - 1);
+    let pairs = relational["document"]["interactions"]
+        .as_array()
+        .expect("interactions");
+    assert!(
+        pairs
+            .iter()
+            .all(|i| i["aId"] != json!(third) && i["bId"] != json!(third))
+    );
+    let graph_edges = after_merge["characterNetwork"]["edges"]
+        .as_array()
+        .expect("edges");
+    assert_eq!(
+        pairs.len(),
+        graph_edges.len(),
+        "both read models agree on the pairs"
     );
     ada.patch(
         &format!("/api/v1/characters/{third}"),

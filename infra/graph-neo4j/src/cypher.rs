@@ -130,8 +130,9 @@ pub const MERGE: &[&str] = &[
      MATCH (s:Character {g: $g, id: $into})
      MERGE (t)-[:RELATED {kind: r.kind}]->(s)",
     "MATCH (f:Character {g: $g, id: $from})-[r]-() DELETE r",
-    "MATCH (c:Character {g: $g}) WHERE c.id = $from OR c.merged_into = $from
-     SET c.status = 'merged', c.merged_into = $into",
+    // Two statements, not one with OR: each finds its nodes by an index.
+    "MATCH (c:Character {g: $g, merged_into: $from}) SET c.merged_into = $into",
+    "MATCH (c:Character {g: $g, id: $from}) SET c.status = 'merged', c.merged_into = $into",
 ];
 
 pub const ADVANCE: &str = "UNWIND $rows AS row
@@ -167,8 +168,9 @@ pub const NETWORK_NODES: &str = "MATCH (d:Document {g: $g, id: $id})<-[a:APPEARS
     WHERE c.status = 'active' AND c.owner = d.owner
     RETURN c.id AS id, c.name AS name, a.mentions AS mentions";
 
-pub const NETWORK_EDGES: &str =
-    "MATCH (x:Character)-[r:INTERACTS_WITH {g: $g, document: $id}]->(y:Character)
+/// Found by the relationship index (no labels on the ends: with them the
+/// planner may scan every character instead).
+pub const NETWORK_EDGES: &str = "MATCH (x)-[r:INTERACTS_WITH {g: $g, document: $id}]->(y)
     RETURN x.id AS a, y.id AS b, r.weight AS weight";
 
 /// Every shortest path of at most `hops` edges between two characters of

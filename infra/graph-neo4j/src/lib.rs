@@ -25,6 +25,12 @@ use studio_projections::graph::{
 use studio_projections::{Projection, ProjectionError, Viewer};
 use uuid::Uuid;
 
+/// Events per Neo4j transaction. Neo4j looks up what a transaction
+/// created by scanning its changes, so a MERGE costs more the more the
+/// transaction holds: smaller transactions are much faster than one per
+/// projector batch (thousands of events).
+const TRANSACTION_EVENTS: usize = 500;
+
 /// Where the graph lives and under which name.
 #[derive(Clone, Debug)]
 pub struct Neo4jSettings {
@@ -424,14 +430,25 @@ impl Projection for Neo4jGraph {
             .collect()
     }
 
+    /// Decodes the whole batch first (an event that does not decode fails
+    /// it before anything is written), then commits it in parts of
+    /// [`TRANSACTION_EVENTS`] events, each with the checkpoints it reaches:
+    /// a part is a prefix of every partition's share of the batch, so a
+    /// crash between two parts resumes after the first.
     async fn apply(&self, batch: &[StoredEvent]) -> Result<(), ProjectionError> {
-        let work = changes::of_batch(batch)?;
-        let mut txn = self.start().await?;
-        self.apply_all(&mut txn, &work).await?;
-        self.advance(&mut txn, batch).await?;
-        txn.commit()
-            .await
-            .map_err(failed("committing a graph batch"))?;
+        let work = changes::per_event(batch)?;
+        for (events, changes) in batch
+            .chunks(TRANSACTION_EVENTS)
+            .zip(work.chunks(TRANSACTION_EVENTS))
+        {
+            let changes: Vec<GraphChange> = changes.iter().flatten().cloned().collect();
+            let mut txn = self.start().await?;
+            self.apply_all(&mut txn, &changes).await?;
+            self.advance(&mut txn, events).await?;
+            txn.commit()
+                .await
+                .map_err(failed("committing a graph batch"))?;
+        }
         Ok(())
     }
 

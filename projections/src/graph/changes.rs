@@ -83,12 +83,18 @@ pub enum GraphChange {
 /// The changes a batch of events makes, in order. An event that does not
 /// decode fails the batch (and is parked by the projector).
 pub fn of_batch(batch: &[StoredEvent]) -> Result<Vec<GraphChange>, ProjectionError> {
-    let mut changes = Vec::new();
+    Ok(per_event(batch)?.into_iter().flatten().collect())
+}
+
+/// The changes of each event of a batch, in order.
+pub fn per_event(batch: &[StoredEvent]) -> Result<Vec<Vec<GraphChange>>, ProjectionError> {
+    let mut changes = Vec::with_capacity(batch.len());
     for stored in batch {
         let e = &stored.envelope;
         // User events change nothing here (and their personal data stays
         // sealed, unread).
         if e.aggregatetype == AggregateType::User.as_str() {
+            changes.push(vec![]);
             continue;
         }
         let event = AnyEvent::decode(&e.aggregatetype, &e.event_type, &e.data).map_err(|err| {
@@ -97,7 +103,7 @@ pub fn of_batch(batch: &[StoredEvent]) -> Result<Vec<GraphChange>, ProjectionErr
                 reason: err.to_string(),
             }
         })?;
-        changes.extend(of(e.subject, &event));
+        changes.push(of(e.subject, &event));
     }
     Ok(changes)
 }

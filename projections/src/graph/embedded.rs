@@ -3,7 +3,7 @@
 //! transaction; questions load the owner's nodes and edges and answer in
 //! memory, as [`super::algorithms`] does for every store.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
@@ -100,8 +100,16 @@ impl Projection for EmbeddedGraph {
     async fn apply(&self, batch: &[StoredEvent]) -> Result<(), ProjectionError> {
         let work = changes::of_batch(batch)?;
         let mut tx = self.pool.begin().await?;
+        let mut cache = Resolved::new();
         for change in &work {
-            apply(&mut tx, change).await?;
+            apply(&mut tx, &mut cache, change).await?;
+            if matches!(
+                change,
+                GraphChange::CharacterGone { .. } | GraphChange::Merged { .. }
+            ) {
+                // They change what names resolve to.
+                cache.clear();
+            }
         }
         advance(&mut tx, batch).await?;
         tx.commit().await?;
@@ -152,9 +160,26 @@ async fn advance(tx: &mut Tx<'_>, batch: &[StoredEvent]) -> Result<(), Projectio
     Ok(())
 }
 
+/// What characters resolve to within one batch: a cast and its
+/// interactions name the same characters hundreds of times.
+type Resolved = HashMap<Uuid, Option<Uuid>>;
+
 /// Where edges naming `id` go: itself, its survivor, or nowhere (deleted).
 /// A character not heard of yet gets a node without owner (invisible).
-async fn resolve(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<Uuid>, ProjectionError> {
+async fn resolve(
+    tx: &mut Tx<'_>,
+    cache: &mut Resolved,
+    id: Uuid,
+) -> Result<Option<Uuid>, ProjectionError> {
+    if let Some(known) = cache.get(&id) {
+        return Ok(*known);
+    }
+    let resolved = resolve_stored(tx, id).await?;
+    cache.insert(id, resolved);
+    Ok(resolved)
+}
+
+async fn resolve_stored(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<Uuid>, ProjectionError> {
     sqlx::query("INSERT INTO graph_characters (id) VALUES (?) ON CONFLICT DO NOTHING")
         .bind(id.to_string())
         .execute(&mut **tx)
@@ -237,7 +262,11 @@ async fn add_appearance(
     Ok(())
 }
 
-async fn apply(tx: &mut Tx<'_>, change: &GraphChange) -> Result<(), ProjectionError> {
+async fn apply(
+    tx: &mut Tx<'_>,
+    cache: &mut Resolved,
+    change: &GraphChange,
+) -> Result<(), ProjectionError> {
     match change {
         GraphChange::Document { id, owner, title } => {
             sqlx::query(
@@ -290,7 +319,7 @@ async fn apply(tx: &mut Tx<'_>, change: &GraphChange) -> Result<(), ProjectionEr
             )
             .await?;
             for (character, mentions) in members {
-                if let Some(c) = resolve(tx, *character).await? {
+                if let Some(c) = resolve(tx, cache, *character).await? {
                     add_appearance(tx, *document, c, *mentions).await?;
                 }
             }
@@ -306,7 +335,9 @@ async fn apply(tx: &mut Tx<'_>, change: &GraphChange) -> Result<(), ProjectionEr
             )
             .await?;
             for (a, b, weight) in pairs {
-                if let (Some(a), Some(b)) = (resolve(tx, *a).await?, resolve(tx, *b).await?) {
+                if let (Some(a), Some(b)) =
+                    (resolve(tx, cache, *a).await?, resolve(tx, cache, *b).await?)
+                {
                     add_interaction(tx, *document, a, b, *weight).await?;
                 }
             }
@@ -323,7 +354,7 @@ async fn apply(tx: &mut Tx<'_>, change: &GraphChange) -> Result<(), ProjectionEr
             .await?;
         }
         GraphChange::CharacterName { id, name } => {
-            resolve(tx, *id).await?;
+            resolve(tx, cache, *id).await?;
             run(
                 tx,
                 "UPDATE graph_characters SET name = ? WHERE id = ?",
@@ -332,7 +363,7 @@ async fn apply(tx: &mut Tx<'_>, change: &GraphChange) -> Result<(), ProjectionEr
             .await?;
         }
         GraphChange::CharacterGone { id } => {
-            resolve(tx, *id).await?;
+            resolve(tx, cache, *id).await?;
             let id = id.to_string();
             run(
                 tx,
@@ -347,8 +378,10 @@ async fn apply(tx: &mut Tx<'_>, change: &GraphChange) -> Result<(), ProjectionEr
             target,
             kind,
         } => {
-            let (Some(s), Some(t)) = (resolve(tx, *source).await?, resolve(tx, *target).await?)
-            else {
+            let (Some(s), Some(t)) = (
+                resolve(tx, cache, *source).await?,
+                resolve(tx, cache, *target).await?,
+            ) else {
                 return Ok(());
             };
             if s != t {
@@ -366,7 +399,10 @@ async fn apply(tx: &mut Tx<'_>, change: &GraphChange) -> Result<(), ProjectionEr
             target,
             kind,
         } => {
-            if let (Some(s), Some(t)) = (resolve(tx, *source).await?, resolve(tx, *target).await?) {
+            if let (Some(s), Some(t)) = (
+                resolve(tx, cache, *source).await?,
+                resolve(tx, cache, *target).await?,
+            ) {
                 run(
                     tx,
                     "DELETE FROM graph_related WHERE source = ? AND target = ? AND kind = ?",
@@ -375,7 +411,7 @@ async fn apply(tx: &mut Tx<'_>, change: &GraphChange) -> Result<(), ProjectionEr
                 .await?;
             }
         }
-        GraphChange::Merged { from, into } => merge(tx, *from, *into).await?,
+        GraphChange::Merged { from, into } => merge(tx, cache, *from, *into).await?,
     }
     Ok(())
 }
@@ -402,9 +438,14 @@ async fn forget_edges(tx: &mut Tx<'_>, id: &str) -> Result<(), ProjectionError> 
     .await
 }
 
-async fn merge(tx: &mut Tx<'_>, from: Uuid, into: Uuid) -> Result<(), ProjectionError> {
-    resolve(tx, from).await?;
-    let Some(into) = resolve(tx, into).await? else {
+async fn merge(
+    tx: &mut Tx<'_>,
+    cache: &mut Resolved,
+    from: Uuid,
+    into: Uuid,
+) -> Result<(), ProjectionError> {
+    resolve(tx, cache, from).await?;
+    let Some(into) = resolve(tx, cache, into).await? else {
         // The survivor is gone: so is what would have moved to it.
         let id = from.to_string();
         run(

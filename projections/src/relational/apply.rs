@@ -19,7 +19,7 @@ use studio_privacy::{ERASED, PersonalData};
 use super::dialect::Dialect;
 use super::fold::{self, Decoded, Lone, Single, Step};
 use super::rows::{self, Ty, Val};
-use super::{PROJECTION_NAME, processing};
+use super::{PROJECTION_NAME, merge, processing};
 use crate::ProjectionError;
 
 /// One spelling per instant, so text order is time order.
@@ -148,6 +148,7 @@ async fn apply_wave(
     let mut w = Wave::default();
     let mut erased = false;
     let mut one_by_one = Vec::new();
+    let mut merges = Vec::new();
     for step in wave {
         match step {
             Step::NewCharacter { id, created, span } => {
@@ -239,11 +240,18 @@ async fn apply_wave(
                     w.touched_characters.push(id.clone());
                     w.deleted_characters.push(id);
                 }
+                Lone::CharacterMerged(into) => {
+                    w.touched_characters.push(id.clone());
+                    merges.push((id, into));
+                }
             },
         }
     }
     touched.append(&mut w.touched_characters);
     write_wave(conn, d, w).await?;
+    for (from, into) in merges {
+        merge::merge_character(conn, d, &from, &into).await?;
+    }
     for (id, version, time, event) in one_by_one {
         processing::event(conn, d, blobs, &id, version, &time, event).await?;
     }

@@ -82,6 +82,8 @@ pub(super) enum Lone {
     /// Any document event but an upload or a rename.
     Document(DocumentEvent),
     CharacterDeleted,
+    /// Merged into the character of this id.
+    CharacterMerged(String),
 }
 
 impl Step {
@@ -130,8 +132,7 @@ impl Step {
             AnyEvent::Character(
                 CharacterEvent::LegacyImported(_)
                 | CharacterEvent::RelationshipDeclared(_)
-                | CharacterEvent::RelationshipRemoved(_)
-                | CharacterEvent::Merged(_),
+                | CharacterEvent::RelationshipRemoved(_),
             ) => Step::CharacterChanges {
                 id: e.id,
                 name: None,
@@ -151,6 +152,9 @@ impl Step {
             },
             AnyEvent::Character(CharacterEvent::Deleted(_)) => {
                 Step::single(e.id, span, Lone::CharacterDeleted)
+            }
+            AnyEvent::Character(CharacterEvent::Merged(m)) => {
+                Step::single(e.id, span, Lone::CharacterMerged(m.into_id.to_string()))
             }
             AnyEvent::Document(other) => Step::single(e.id, span, Lone::Document(other)),
             AnyEvent::User(user) => Step::single(e.id, span, Lone::User(user)),

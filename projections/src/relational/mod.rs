@@ -12,6 +12,7 @@ mod apply;
 mod dead_letters;
 mod dialect;
 mod fold;
+mod merge;
 pub mod postgres;
 mod processing;
 mod query;
