@@ -16,7 +16,7 @@ use studio_projections::graph::GraphStore;
 use studio_projections::graph::embedded::EmbeddedGraph;
 use uuid::Uuid;
 
-use crate::support::{Client, Server, e2e_kafka, e2e_neo4j, open_log, studio};
+use crate::support::{Client, Server, e2e_kafka, e2e_neo4j, open_log, studio, wait_for_members};
 
 fn novel() -> Vec<u8> {
     let path = format!(
@@ -593,4 +593,107 @@ fn import(server: &Server, file: &Path) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Two `studio projector neo4j` processes split the log's partitions (Kafka
+/// log); one is killed under load and the other takes its partitions over
+/// from their checkpoints; the graph ends equal to a rebuild.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn neo4j_projectors_share_the_partitions_and_one_takes_over_from_a_killed_one() {
+    if e2e_kafka().is_none() || e2e_neo4j().is_none() {
+        eprintln!(
+            "skipped: graph projectors share partitions when the log is on Kafka and the \
+             graph on Neo4j (the test command's second pass)"
+        );
+        return;
+    }
+    let temp = tempfile::tempdir().expect("temp dir");
+    let commands = Server::start_role_in(temp.path(), "command-api").await;
+    let live = format!("e2e-live-{}", Uuid::new_v4());
+    let mut first = Server::start_on_neo4j(temp.path(), "projector", &["neo4j"], &live).await;
+    let second = Server::start_on_neo4j(temp.path(), "projector", &["neo4j"], &live).await;
+    let prefix = commands.kafka_prefix.clone().unwrap_or_default();
+    wait_for_members(&prefix, "graph", 2).await;
+
+    let ada = commands.client().editor("ada@share.test").await;
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let ada = ada.clone();
+            tokio::spawn(async move {
+                let mut previous: Option<String> = None;
+                for i in 0..100 {
+                    let created = ada
+                        .post(
+                            "/api/v1/characters",
+                            json!({ "name": format!("Scribe {w}-{i}") }),
+                        )
+                        .await
+                        .expect(201);
+                    let id = id(&created["character_id"]);
+                    if let Some(other) = previous {
+                        ada.post(
+                            &format!("/api/v1/characters/{id}/relationships"),
+                            json!({ "other_id": other, "kind": "follows" }),
+                        )
+                        .await
+                        .expect(200);
+                    }
+                    previous = Some(id);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    first.kill();
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    wait_for_members(&prefix, "graph", 1).await;
+    let ends = open_log(temp.path())
+        .await
+        .end_offsets()
+        .await
+        .expect("end offsets");
+    let live_graph = neo4j_graph(&live).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !complete(&live_graph.checkpoints().await.expect("checkpoints"), &ends) {
+        assert!(
+            Instant::now() < deadline,
+            "the remaining projector never caught up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let shared = live_graph.snapshot().await.expect("snapshot");
+    let scribes = shared
+        .characters
+        .iter()
+        .filter(|c| c.label.as_deref().is_some_and(|l| l.starts_with("Scribe")))
+        .count();
+    assert_eq!(scribes, 400);
+    assert_eq!(shared.relationships.len(), 396);
+
+    let rebuilt = format!("e2e-rebuilt-{}", Uuid::new_v4());
+    let mut replay = studio();
+    replay
+        .arg("replay")
+        .arg("neo4j")
+        .arg("--into")
+        .arg(&rebuilt);
+    second.env(&mut replay);
+    replay.envs(e2e_neo4j().expect("Neo4j"));
+    let out = replay.output().expect("run studio replay neo4j");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rebuilt_graph = neo4j_graph(&rebuilt).await;
+    assert_eq!(
+        shared,
+        rebuilt_graph.snapshot().await.expect("snapshot"),
+        "the shared projection differs from a rebuild"
+    );
+    drop(second);
+    live_graph.clear().await.expect("clear");
+    rebuilt_graph.clear().await.expect("clear");
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use studio_projections::relational::Relational;
 
-use crate::support::{Server, e2e_kafka, e2e_postgres, fresh_database, studio};
+use crate::support::{Server, e2e_kafka, e2e_postgres, fresh_database, studio, wait_for_members};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lag_is_measured_for_prometheus_and_graphql() {
@@ -257,42 +257,6 @@ async fn the_projector_refuses_a_read_model_it_cannot_run() {
     }
 }
 
-/// Members of the projectors' consumer group (Kafka log).
-fn projector_group_members(prefix: &str) -> usize {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let url = e2e_kafka().unwrap_or_default();
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", url.trim_start_matches("kafka://"))
-        .create()
-        .expect("a Kafka client");
-    consumer
-        .fetch_group_list(
-            Some(&format!("{prefix}.projector.relational")),
-            Duration::from_secs(5),
-        )
-        .ok()
-        .and_then(|list| list.groups().first().map(|g| g.members().len()))
-        .unwrap_or(0)
-}
-
-async fn wait_for_members(prefix: &str, members: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let prefix_owned = prefix.to_owned();
-        let found = tokio::task::spawn_blocking(move || projector_group_members(&prefix_owned))
-            .await
-            .expect("group lookup");
-        if found == members {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the projectors' group has {found} members, not {members}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn projectors_share_the_partitions_and_one_takes_over_from_a_killed_one() {
     if e2e_kafka().is_none() || e2e_postgres().is_none() {
@@ -308,7 +272,7 @@ async fn projectors_share_the_partitions_and_one_takes_over_from_a_killed_one() 
     let second = Server::start_role_in(temp.path(), "projector").await;
     let queries = Server::start_role_in(temp.path(), "query-api").await;
     let prefix = commands.kafka_prefix.clone().unwrap_or_default();
-    wait_for_members(&prefix, 2).await;
+    wait_for_members(&prefix, "relational", 2).await;
 
     let ada = commands.client().editor("ada@example.org").await;
     let writers: Vec<_> = (0..4)
@@ -333,7 +297,7 @@ async fn projectors_share_the_partitions_and_one_takes_over_from_a_killed_one() 
     for writer in writers {
         writer.await.expect("writer");
     }
-    wait_for_members(&prefix, 1).await;
+    wait_for_members(&prefix, "relational", 1).await;
     queries.settle().await;
     let live = second.read_model_url.clone().unwrap_or_default();
     let characters = Relational::open_postgres_reader(&live)

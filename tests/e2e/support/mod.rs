@@ -604,3 +604,43 @@ impl Client {
         reply.expect(200)
     }
 }
+
+/// Members of the projectors' consumer group (Kafka log).
+fn projector_group_members(prefix: &str, projection: &str) -> usize {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let url = e2e_kafka().unwrap_or_default();
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", url.trim_start_matches("kafka://"))
+        .create()
+        .expect("a Kafka client");
+    consumer
+        .fetch_group_list(
+            Some(&format!("{prefix}.projector.{projection}")),
+            Duration::from_secs(5),
+        )
+        .ok()
+        .and_then(|list| list.groups().first().map(|g| g.members().len()))
+        .unwrap_or(0)
+}
+
+/// Waits until the consumer group of `projection`'s projectors has
+/// `members` members.
+pub async fn wait_for_members(prefix: &str, projection: &str, members: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (prefix_owned, projection_owned) = (prefix.to_owned(), projection.to_owned());
+        let found = tokio::task::spawn_blocking(move || {
+            projector_group_members(&prefix_owned, &projection_owned)
+        })
+        .await
+        .expect("group lookup");
+        if found == members {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the projectors' group has {found} members, not {members}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
