@@ -220,6 +220,14 @@ async fn a_novel_s_network_answered_alike_embedded_and_on_neo4j() {
     ))
     .await
     .error(404, "not_found");
+    ada.delete(&format!("/api/v1/characters/{buck}/relationships/{second}"))
+        .await
+        .error(400, "invalid_query");
+    ada.delete(&format!(
+        "/api/v1/characters/{buck}/relationships/not-an-id?kind=x"
+    ))
+    .await
+    .error(400, "invalid_id");
 
     // Hostile arguments are refused, naming what is wrong.
     for (query, says) in [

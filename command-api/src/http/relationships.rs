@@ -3,13 +3,13 @@
 //! it is active, it is not the same one) before the command is decided.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use studio_auth::Principal;
 use studio_domain::CharacterId;
 use studio_domain::character::{Absorption, CharacterAggregate, CharacterCommand, Peer};
-use studio_http::{ApiError, ApiJson, ApiPath, Caller, ErrorBody};
+use studio_http::{ApiError, ApiJson, ApiPath, ApiQuery, Caller, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -122,6 +122,7 @@ pub async fn declare(
     ),
     responses(
         (status = 200, body = CharacterWritten),
+        (status = 400, description = "No kind given", body = ErrorBody),
         (status = 404, description = "No such character or relationship", body = ErrorBody),
         (status = 410, body = ErrorBody), (status = 412, body = ErrorBody), (status = 422, body = ErrorBody),
     ),
@@ -131,7 +132,7 @@ pub async fn remove(
     State(api): State<CommandApi>,
     Caller(caller): Caller,
     ApiPath((id, other_id)): ApiPath<(Uuid, Uuid)>,
-    Query(kind): Query<RelationshipKind>,
+    ApiQuery(kind): ApiQuery<RelationshipKind>,
     headers: HeaderMap,
 ) -> Result<Json<CharacterWritten>, ApiError> {
     let commands = vec![CharacterCommand::RemoveRelationship {

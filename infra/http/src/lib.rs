@@ -7,4 +7,4 @@ mod error;
 mod extract;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
-pub use extract::{ApiJson, ApiPath, Caller, bearer_token};
+pub use extract::{ApiJson, ApiPath, ApiQuery, Caller, bearer_token};
