@@ -46,7 +46,7 @@ pub async fn run(settings: Settings, projection: &str, into: Option<String>) -> 
             )
         }
         None => {
-            let (target, _lock) = match into {
+            let (target, lock) = match into {
                 Some(path) => (PathBuf::from(path), None),
                 None => (
                     settings.data_dir.join("graph.rebuild.db"),
@@ -63,7 +63,7 @@ pub async fn run(settings: Settings, projection: &str, into: Option<String>) -> 
             let counts = project(&log, &graph, None, true).await?;
             let snapshot = graph.snapshot().await?;
             graph.close().await;
-            let destination = if _lock.is_some() {
+            let destination = if let Some(_held) = lock {
                 let live = platform::graph_path(&settings);
                 remove_database(&live)?;
                 std::fs::rename(&target, &live)

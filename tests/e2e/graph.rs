@@ -522,6 +522,25 @@ async fn a_neo4j_projector_killed_mid_run_ends_equal_to_a_rebuild() {
     let embedded_snapshot = embedded.snapshot().await.expect("snapshot");
     embedded.close().await;
     server.stop();
+    // The embedded graph rebuilt in place is the same graph.
+    let mut replay = studio();
+    replay.arg("replay").arg("graph");
+    server.env(&mut replay);
+    let out = replay.output().expect("run studio replay graph");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rebuilt_embedded = EmbeddedGraph::open(&server.dir.join("graph.db"))
+        .await
+        .expect("the rebuilt embedded graph");
+    assert_eq!(
+        rebuilt_embedded.snapshot().await.expect("snapshot"),
+        embedded_snapshot,
+        "the embedded graph equals its rebuild"
+    );
+    rebuilt_embedded.close().await;
 
     let live = format!("e2e-live-{}", Uuid::new_v4());
     let rebuilt = format!("e2e-rebuilt-{}", Uuid::new_v4());
