@@ -523,15 +523,7 @@ async fn a_neo4j_projector_killed_mid_run_ends_equal_to_a_rebuild() {
     embedded.close().await;
     server.stop();
     // The embedded graph rebuilt in place is the same graph.
-    let mut replay = studio();
-    replay.arg("replay").arg("graph");
-    server.env(&mut replay);
-    let out = replay.output().expect("run studio replay graph");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    replay(&server, &["graph"], false);
     let rebuilt_embedded = EmbeddedGraph::open(&server.dir.join("graph.db"))
         .await
         .expect("the rebuilt embedded graph");
@@ -575,20 +567,7 @@ async fn a_neo4j_projector_killed_mid_run_ends_equal_to_a_rebuild() {
     }
     projector.stop();
 
-    let mut replay = studio();
-    replay
-        .arg("replay")
-        .arg("neo4j")
-        .arg("--into")
-        .arg(&rebuilt);
-    server.env(&mut replay);
-    replay.envs(e2e_neo4j().expect("Neo4j"));
-    let out = replay.output().expect("run studio replay neo4j");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    replay(&server, &["neo4j", "--into", &rebuilt], true);
 
     let rebuilt_graph = neo4j_graph(&rebuilt).await;
     let after_kill = live_graph.snapshot().await.expect("snapshot");
@@ -608,6 +587,23 @@ async fn a_neo4j_projector_killed_mid_run_ends_equal_to_a_rebuild() {
     );
     live_graph.clear().await.expect("clear");
     rebuilt_graph.clear().await.expect("clear");
+}
+
+/// `studio replay ARGS` on `server`'s data directory (on the suite's
+/// Neo4j when `neo4j`); it must succeed.
+fn replay(server: &Server, args: &[&str], neo4j: bool) {
+    let mut command = studio();
+    command.arg("replay").args(args);
+    server.env(&mut command);
+    if neo4j {
+        command.envs(e2e_neo4j().expect("Neo4j"));
+    }
+    let out = command.output().expect("run studio replay");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn import(server: &Server, file: &Path) {
@@ -700,20 +696,7 @@ async fn neo4j_projectors_share_the_partitions_and_one_takes_over_from_a_killed_
     assert_eq!(shared.relationships.len(), 396);
 
     let rebuilt = format!("e2e-rebuilt-{}", Uuid::new_v4());
-    let mut replay = studio();
-    replay
-        .arg("replay")
-        .arg("neo4j")
-        .arg("--into")
-        .arg(&rebuilt);
-    second.env(&mut replay);
-    replay.envs(e2e_neo4j().expect("Neo4j"));
-    let out = replay.output().expect("run studio replay neo4j");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    replay(&second, &["neo4j", "--into", &rebuilt], true);
     let rebuilt_graph = neo4j_graph(&rebuilt).await;
     assert_eq!(
         shared,

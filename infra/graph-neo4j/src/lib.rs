@@ -76,6 +76,41 @@ fn row(pairs: Vec<(&str, BoltType)>) -> BoltType {
     )
 }
 
+/// The statement and row of a change that goes in an `UNWIND` batch.
+fn unwind_row(change: &GraphChange) -> Result<Option<(&'static str, BoltType)>, ProjectionError> {
+    Ok(match change {
+        GraphChange::Document { id, owner, title } => Some((
+            cypher::DOCUMENTS,
+            row(vec![
+                ("id", id.to_string().into()),
+                ("owner", owner.to_string().into()),
+                ("title", title.clone().into()),
+            ]),
+        )),
+        GraphChange::Character { id, owner, name } => Some((
+            cypher::CHARACTERS,
+            row(vec![
+                ("id", id.to_string().into()),
+                ("owner", owner.to_string().into()),
+                ("name", name.clone().into()),
+            ]),
+        )),
+        GraphChange::Related {
+            source,
+            target,
+            kind,
+        } => Some((
+            cypher::RELATED,
+            row(vec![
+                ("source", source.to_string().into()),
+                ("target", target.to_string().into()),
+                ("kind", kind.clone().into()),
+            ]),
+        )),
+        _ => None,
+    })
+}
+
 impl Neo4jGraph {
     /// Connects and makes sure of the indexes and constraints.
     pub async fn connect(settings: &Neo4jSettings) -> Result<Self, ProjectionError> {
@@ -155,15 +190,6 @@ impl Neo4jGraph {
         change: &GraphChange,
     ) -> Result<(), ProjectionError> {
         match change {
-            GraphChange::Document { id, owner, title } => {
-                let rows = vec![row(vec![
-                    ("id", id.to_string().into()),
-                    ("owner", owner.to_string().into()),
-                    ("title", title.clone().into()),
-                ])];
-                self.run(txn, self.q(cypher::DOCUMENTS).param("rows", rows))
-                    .await
-            }
             GraphChange::DocumentTitle { id, title } => {
                 self.run(
                     txn,
@@ -231,15 +257,6 @@ impl Neo4jGraph {
                 )
                 .await
             }
-            GraphChange::Character { id, owner, name } => {
-                let rows = vec![row(vec![
-                    ("id", id.to_string().into()),
-                    ("owner", owner.to_string().into()),
-                    ("name", name.clone().into()),
-                ])];
-                self.run(txn, self.q(cypher::CHARACTERS).param("rows", rows))
-                    .await
-            }
             GraphChange::CharacterName { id, name } => {
                 self.run(
                     txn,
@@ -256,19 +273,6 @@ impl Neo4jGraph {
                 )
                 .await
             }
-            GraphChange::Related {
-                source,
-                target,
-                kind,
-            } => {
-                let rows = vec![row(vec![
-                    ("source", source.to_string().into()),
-                    ("target", target.to_string().into()),
-                    ("kind", kind.clone().into()),
-                ])];
-                self.run(txn, self.q(cypher::RELATED).param("rows", rows))
-                    .await
-            }
             GraphChange::Unrelated {
                 source,
                 target,
@@ -284,6 +288,15 @@ impl Neo4jGraph {
                 .await
             }
             GraphChange::Merged { from, into } => self.merge(txn, *from, *into).await,
+            GraphChange::Document { .. }
+            | GraphChange::Character { .. }
+            | GraphChange::Related { .. } => match unwind_row(change)? {
+                Some((statement, row)) => {
+                    self.run(txn, self.q(statement).param("rows", vec![row]))
+                        .await
+                }
+                None => Ok(()),
+            },
         }
     }
 
@@ -333,53 +346,26 @@ impl Neo4jGraph {
         Ok(())
     }
 
-    /// Consecutive creations of documents, characters and relationships
-    /// go as one statement each (a novel's cast arrives that way).
+    /// Runs of consecutive creations of documents or characters, or of
+    /// relationships, go as one `UNWIND` statement each (a novel's cast
+    /// arrives that way); every other change as its own statements.
     async fn apply_all(&self, txn: &mut Txn, work: &[GraphChange]) -> Result<(), ProjectionError> {
         let mut i = 0;
         while i < work.len() {
-            let run_of =
-                |same: fn(&GraphChange) -> bool| work[i..].iter().take_while(|c| same(c)).count();
-            let characters = run_of(|c| matches!(c, GraphChange::Character { .. }));
-            let related = run_of(|c| matches!(c, GraphChange::Related { .. }));
-            if characters > 1 {
-                let rows: Vec<BoltType> = work[i..i + characters]
-                    .iter()
-                    .filter_map(|c| match c {
-                        GraphChange::Character { id, owner, name } => Some(row(vec![
-                            ("id", id.to_string().into()),
-                            ("owner", owner.to_string().into()),
-                            ("name", name.clone().into()),
-                        ])),
-                        _ => None,
-                    })
-                    .collect();
-                self.run(txn, self.q(cypher::CHARACTERS).param("rows", rows))
-                    .await?;
-                i += characters;
-            } else if related > 1 {
-                let rows: Vec<BoltType> = work[i..i + related]
-                    .iter()
-                    .filter_map(|c| match c {
-                        GraphChange::Related {
-                            source,
-                            target,
-                            kind,
-                        } => Some(row(vec![
-                            ("source", source.to_string().into()),
-                            ("target", target.to_string().into()),
-                            ("kind", kind.clone().into()),
-                        ])),
-                        _ => None,
-                    })
-                    .collect();
-                self.run(txn, self.q(cypher::RELATED).param("rows", rows))
-                    .await?;
-                i += related;
-            } else {
+            let Some((statement, _)) = unwind_row(&work[i])? else {
                 self.apply_change(txn, &work[i]).await?;
                 i += 1;
+                continue;
+            };
+            let mut rows = Vec::new();
+            while let Some(change) = work.get(i) {
+                match unwind_row(change)? {
+                    Some((same, row)) if same == statement => rows.push(row),
+                    _ => break,
+                }
+                i += 1;
             }
+            self.run(txn, self.q(statement).param("rows", rows)).await?;
         }
         Ok(())
     }
