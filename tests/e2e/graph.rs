@@ -79,6 +79,20 @@ fn id(value: &Value) -> String {
     value.as_str().expect("an id").to_owned()
 }
 
+/// `list`'s items as characterId -> mentions.
+fn mentions_of(list: &Value) -> BTreeMap<String, u64> {
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| {
+            (
+                id(&c["characterId"]),
+                c["mentions"].as_u64().expect("mentions"),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn a_novel_s_network_answered_alike_embedded_and_on_neo4j() {
     let server = Server::start().await;
@@ -99,17 +113,7 @@ async fn a_novel_s_network_answered_alike_embedded_and_on_neo4j() {
         )
         .await;
     let relational = data(&relational)["document"].clone();
-    let cast: BTreeMap<String, u64> = relational["cast"]
-        .as_array()
-        .expect("cast")
-        .iter()
-        .map(|c| {
-            (
-                id(&c["characterId"]),
-                c["mentions"].as_u64().expect("mentions"),
-            )
-        })
-        .collect();
+    let cast = mentions_of(&relational["cast"]);
     let interactions: BTreeMap<(String, String), u64> = relational["interactions"]
         .as_array()
         .expect("interactions")
@@ -130,17 +134,7 @@ async fn a_novel_s_network_answered_alike_embedded_and_on_neo4j() {
             && d["characterNetwork"]["edges"].as_array().map(Vec::len) == Some(interactions.len())
     })
     .await;
-    let nodes: BTreeMap<String, u64> = network["characterNetwork"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .map(|n| {
-            (
-                id(&n["characterId"]),
-                n["mentions"].as_u64().expect("mentions"),
-            )
-        })
-        .collect();
+    let nodes = mentions_of(&network["characterNetwork"]["nodes"]);
     assert_eq!(nodes, cast, "the network's nodes are the cast");
     let edges: BTreeMap<(String, String), u64> = network["characterNetwork"]["edges"]
         .as_array()
@@ -322,17 +316,7 @@ async fn a_novel_s_network_answered_alike_embedded_and_on_neo4j() {
         },
     )
     .await;
-    let moved: BTreeMap<String, u64> = relational["document"]["cast"]
-        .as_array()
-        .expect("cast")
-        .iter()
-        .map(|c| {
-            (
-                id(&c["characterId"]),
-                c["mentions"].as_u64().expect("mentions"),
-            )
-        })
-        .collect();
+    let moved = mentions_of(&relational["document"]["cast"]);
     assert_eq!(moved.get(&second), Some(&expected_mentions));
     assert_eq!(moved.len(), cast.len() - 1);
     let pairs = relational["document"]["interactions"]

@@ -54,7 +54,7 @@ pub const FORGET_INTERACTIONS: &str =
 pub const CAST: &str = concat!(
     "MERGE (d:Document {g: $g, id: $id}) ON CREATE SET d.status = 'active' ",
     "WITH d WHERE d.status = 'active' ",
-    "UNWIND $members AS m ",
+    "UNWIND $rows AS m ",
     resolve!("m.id", "t"),
     "WITH d, m, t WHERE t IS NOT NULL ",
     "MERGE (t)-[a:APPEARS_IN]->(d) ",
@@ -65,7 +65,7 @@ pub const CAST: &str = concat!(
 pub const INTERACTIONS: &str = concat!(
     "MERGE (d:Document {g: $g, id: $id}) ON CREATE SET d.status = 'active' ",
     "WITH d WHERE d.status = 'active' ",
-    "UNWIND $pairs AS p ",
+    "UNWIND $rows AS p ",
     resolve!("p.a", "a"),
     resolve!("p.b", "b"),
     "WITH p, a, b WHERE a IS NOT NULL AND b IS NOT NULL AND a.id <> b.id AND p.weight > 0 ",

@@ -1,7 +1,7 @@
 //! The character graph on Neo4j, over Bolt (neo4rs). It applies the same
-//! [`GraphChange`]s as the embedded store, each as a few Cypher statements
-//! in the batch's one transaction, with the checkpoints in that same
-//! transaction; it answers the same questions, leaving to
+//! [`GraphChange`]s as the embedded store, each as a few Cypher statements,
+//! in transactions of [`TRANSACTION_EVENTS`] events that each commit the
+//! checkpoints they reach; it answers the same questions, leaving to
 //! `studio_projections::graph::algorithms` what Neo4j Community cannot
 //! compute (it has no graph algorithms library).
 //!
@@ -209,7 +209,7 @@ impl Neo4jGraph {
             }
             GraphChange::AnalysisReset { document } => self.forget_analysis(txn, *document).await,
             GraphChange::Cast { document, members } => {
-                let members = members
+                let rows = members
                     .iter()
                     .map(|(c, m)| {
                         Ok(row(vec![
@@ -218,22 +218,11 @@ impl Neo4jGraph {
                         ]))
                     })
                     .collect::<Result<Vec<_>, ProjectionError>>()?;
-                self.run(
-                    txn,
-                    self.q(cypher::FORGET_CAST)
-                        .param("id", document.to_string()),
-                )
-                .await?;
-                self.run(
-                    txn,
-                    self.q(cypher::CAST)
-                        .param("id", document.to_string())
-                        .param("members", members),
-                )
-                .await
+                self.replace(txn, *document, cypher::FORGET_CAST, cypher::CAST, rows)
+                    .await
             }
             GraphChange::Interactions { document, pairs } => {
-                let pairs = pairs
+                let rows = pairs
                     .iter()
                     .map(|(a, b, w)| {
                         Ok(row(vec![
@@ -243,19 +232,8 @@ impl Neo4jGraph {
                         ]))
                     })
                     .collect::<Result<Vec<_>, ProjectionError>>()?;
-                self.run(
-                    txn,
-                    self.q(cypher::FORGET_INTERACTIONS)
-                        .param("id", document.to_string()),
-                )
-                .await?;
-                self.run(
-                    txn,
-                    self.q(cypher::INTERACTIONS)
-                        .param("id", document.to_string())
-                        .param("pairs", pairs),
-                )
-                .await
+                let (forget, write) = (cypher::FORGET_INTERACTIONS, cypher::INTERACTIONS);
+                self.replace(txn, *document, forget, write, rows).await
             }
             GraphChange::CharacterName { id, name } => {
                 self.run(
@@ -298,6 +276,23 @@ impl Neo4jGraph {
                 None => Ok(()),
             },
         }
+    }
+
+    /// What a document recorded before (`forget`) replaced by `rows`
+    /// (`write`): a cast, or the interactions.
+    async fn replace(
+        &self,
+        txn: &mut Txn,
+        document: Uuid,
+        forget: &str,
+        write: &str,
+        rows: Vec<BoltType>,
+    ) -> Result<(), ProjectionError> {
+        let id = document.to_string();
+        self.run(txn, self.q(forget).param("id", id.as_str()))
+            .await?;
+        self.run(txn, self.q(write).param("id", id).param("rows", rows))
+            .await
     }
 
     async fn forget_analysis(&self, txn: &mut Txn, document: Uuid) -> Result<(), ProjectionError> {

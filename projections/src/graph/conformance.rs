@@ -137,6 +137,18 @@ pub const BINGLEY: u128 = 4;
 pub const WICKHAM: u128 = 5;
 pub const COLLINS: u128 = 6;
 pub const LIZZY: u128 = 7;
+/// Who interacts with whom in the novel's history, and how much.
+const INTERACTIONS: [(u128, u128, u64); 9] = [
+    (ELIZABETH, JANE, 30),
+    (ELIZABETH, DARCY, 25),
+    (JANE, BINGLEY, 20),
+    (DARCY, BINGLEY, 10),
+    (ELIZABETH, WICKHAM, 5),
+    (WICKHAM, DARCY, 3),
+    (ELIZABETH, COLLINS, 2),
+    (LIZZY, JANE, 6),
+    (LIZZY, ELIZABETH, 3),
+];
 const NAMES: [&str; 7] = [
     "Elizabeth Bennet",
     "Jane Bennet",
@@ -213,20 +225,7 @@ impl Novel {
                     .collect(),
             }),
         );
-        self.interactions(
-            &mut h,
-            &[
-                (ELIZABETH, JANE, 30),
-                (ELIZABETH, DARCY, 25),
-                (JANE, BINGLEY, 20),
-                (DARCY, BINGLEY, 10),
-                (ELIZABETH, WICKHAM, 5),
-                (WICKHAM, DARCY, 3),
-                (ELIZABETH, COLLINS, 2),
-                (LIZZY, JANE, 6),
-                (LIZZY, ELIZABETH, 3),
-            ],
-        );
+        self.interactions(&mut h, &INTERACTIONS);
         self.relate(&mut h, JANE, ELIZABETH, "sibling_of");
         self.relate(&mut h, DARCY, WICKHAM, "rival_of");
         h
@@ -276,9 +275,18 @@ impl Novel {
         );
     }
 
-    fn edge(&self, a: u128, b: u128, weight: u64) -> NetworkEdge {
-        let (a, b) = (self.id(a.min(b)), self.id(a.max(b)));
-        NetworkEdge { a, b, weight }
+    /// Network edges, as a store answers them: lower id first, in order.
+    fn edges(&self, pairs: &[(u128, u128, u64)]) -> Vec<NetworkEdge> {
+        let mut edges: Vec<NetworkEdge> = pairs
+            .iter()
+            .map(|(a, b, weight)| NetworkEdge {
+                a: self.id(*a.min(b)),
+                b: self.id(*a.max(b)),
+                weight: *weight,
+            })
+            .collect();
+        edges.sort_by_key(|e| (e.a, e.b));
+        edges
     }
 
     fn node(&self, n: u128, mentions: u64) -> NetworkNode {
@@ -351,21 +359,7 @@ pub async fn network_is_the_cast_and_its_interactions(store: &impl GraphUnderTes
             .zip(ELIZABETH..=LIZZY)
             .map(|(m, n)| novel.node(n, m))
             .collect(),
-        edges: {
-            let mut edges = vec![
-                novel.edge(ELIZABETH, JANE, 30),
-                novel.edge(ELIZABETH, DARCY, 25),
-                novel.edge(JANE, BINGLEY, 20),
-                novel.edge(DARCY, BINGLEY, 10),
-                novel.edge(ELIZABETH, WICKHAM, 5),
-                novel.edge(WICKHAM, DARCY, 3),
-                novel.edge(ELIZABETH, COLLINS, 2),
-                novel.edge(LIZZY, JANE, 6),
-                novel.edge(LIZZY, ELIZABETH, 3),
-            ];
-            edges.sort_by_key(|e| (e.a, e.b));
-            edges
-        },
+        edges: novel.edges(&INTERACTIONS),
     };
     ensure_eq!(network, expected, "the network");
     let checkpoints = store.checkpoints().await.map_err(err)?;
@@ -599,15 +593,14 @@ pub async fn merges_and_deletions_move_and_drop_edges(store: &impl GraphUnderTes
         ],
         "nodes after the merge and the deletion"
     );
-    let mut edges = vec![
-        novel.edge(ELIZABETH, JANE, 36),
-        novel.edge(ELIZABETH, DARCY, 25),
-        novel.edge(JANE, BINGLEY, 20),
-        novel.edge(DARCY, BINGLEY, 10),
-        novel.edge(ELIZABETH, WICKHAM, 5),
-        novel.edge(WICKHAM, DARCY, 3),
-    ];
-    edges.sort_by_key(|e| (e.a, e.b));
+    let edges = novel.edges(&[
+        (ELIZABETH, JANE, 36),
+        (ELIZABETH, DARCY, 25),
+        (JANE, BINGLEY, 20),
+        (DARCY, BINGLEY, 10),
+        (ELIZABETH, WICKHAM, 5),
+        (WICKHAM, DARCY, 3),
+    ]);
     ensure_eq!(
         network.edges,
         edges,

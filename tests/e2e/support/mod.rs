@@ -93,15 +93,6 @@ fn remembered(dir: &Path, name: &str, make: impl FnOnce() -> String) -> String {
     value
 }
 
-/// The read model database of a data directory on the suite's PostgreSQL,
-/// when there is one.
-fn remembered_read_model(dir: &Path) -> Option<String> {
-    e2e_postgres().map(|_| {
-        std::fs::read_to_string(dir.join("e2e-read-model-url"))
-            .expect("a server started on this directory first")
-    })
-}
-
 /// The log of a data directory, as `studio` opens it for reading: the
 /// embedded file, or the directory's topics on the suite's Kafka.
 pub async fn open_log(dir: &Path) -> std::sync::Arc<dyn studio_event_log::EventLog> {
@@ -190,6 +181,31 @@ impl Server {
     /// One role (`serve`, `command-api`, `projector`, `processor`,
     /// `query-api`) on `dir`.
     pub async fn start_role_in(dir: &Path, role: &'static str) -> Server {
+        Server::launch(dir, role, &[], vec![]).await
+    }
+
+    /// `role` (with `args`) on `dir`, its graph on the suite's Neo4j under
+    /// the graph name `graph`.
+    pub async fn start_on_neo4j(
+        dir: &Path,
+        role: &'static str,
+        args: &[&'static str],
+        graph: &str,
+    ) -> Server {
+        let neo4j = e2e_neo4j().expect("a Neo4j for the suite (STUDIO_GRAPH...)");
+        let env = neo4j
+            .into_iter()
+            .chain([("STUDIO_GRAPH_NAME".to_owned(), graph.to_owned())])
+            .collect();
+        Server::launch(dir, role, args, env).await
+    }
+
+    async fn launch(
+        dir: &Path,
+        role: &'static str,
+        args: &[&'static str],
+        extra_env: Vec<(String, String)>,
+    ) -> Server {
         let port = free_port();
         // Every role on one data directory shares one database.
         let read_model_url = match e2e_postgres() {
@@ -216,41 +232,11 @@ impl Server {
             base: format!("http://127.0.0.1:{port}"),
             port,
             role,
-            role_args: vec![],
-            extra_env: vec![],
-            child: None,
-            _temp: None,
-        };
-        server.spawn().await;
-        server
-    }
-
-    /// `role` (with `args`) on `dir`, its graph on the suite's Neo4j under
-    /// the graph name `graph`.
-    pub async fn start_on_neo4j(
-        dir: &Path,
-        role: &'static str,
-        args: &[&'static str],
-        graph: &str,
-    ) -> Server {
-        let neo4j = e2e_neo4j().expect("a Neo4j for the suite (STUDIO_GRAPH...)");
-        let mut server = Server {
-            dir: dir.to_owned(),
-            read_model_url: remembered_read_model(dir),
-            kafka_prefix: e2e_kafka().map(|_| remembered(dir, "e2e-kafka-prefix", kafka_prefix)),
-            companion: None,
-            base: String::new(),
-            port: free_port(),
-            role,
             role_args: args.to_vec(),
-            extra_env: neo4j
-                .into_iter()
-                .chain([("STUDIO_GRAPH_NAME".to_owned(), graph.to_owned())])
-                .collect(),
+            extra_env,
             child: None,
             _temp: None,
         };
-        server.base = format!("http://127.0.0.1:{}", server.port);
         server.spawn().await;
         server
     }
