@@ -7,6 +7,7 @@
 //!     eval "$(bash infra/local/up.sh kafka)"
 //!     cargo bench --bench kafka
 //!     BENCH_PARTITIONS=2 cargo bench --bench kafka
+//!     BENCH_PROCESSOR_LOG=studio_kafka_log=debug cargo bench --bench kafka  # owners' batch timings
 //!
 //! A command here is what the command API sends: one event (a character
 //! rename, ~600 bytes of CloudEvents JSON) appended to a stream at its
@@ -77,7 +78,10 @@ impl Processors {
                 .env("STUDIO_EVENT_LOG", format!("kafka://{}", config.brokers))
                 .env("STUDIO_KAFKA__TOPIC_PREFIX", &config.topic_prefix)
                 .env("STUDIO_PARTITIONS", config.partitions.to_string())
-                .env("STUDIO_LOG", "warn")
+                .env(
+                    "STUDIO_LOG",
+                    std::env::var("BENCH_PROCESSOR_LOG").unwrap_or_else(|_| "warn".into()),
+                )
                 .stdout(Stdio::null());
             children.push(command.spawn().expect("start studio command-processor"));
             dirs.push(dir);
