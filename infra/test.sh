@@ -3,6 +3,7 @@
 # with whatever they need installed and started first.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
+source "$(dirname "$0")/lib/model.sh"
 cd "$(repo_root)"
 
 require_build_tools
@@ -13,6 +14,9 @@ log "starting the services the tests run against"
 services=$(bash infra/local/up.sh s3 postgres kafka neo4j)
 eval "$services"
 bash infra/local/clean-test-data.sh
+# The embedding model, shared by every checkout like the build.
+export MINILM_MODEL_DIR="${MINILM_MODEL_DIR:-$HOME/.cache/literaryai-studio/models/all-MiniLM-L6-v2}"
+fetch_minilm "$MINILM_MODEL_DIR"
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -74,6 +74,62 @@ pub struct Settings {
     pub privacy: PrivacySettings,
     #[serde(default)]
     pub processing: ProcessingSettings,
+    #[serde(default)]
+    pub embedder: EmbedderSettings,
+}
+
+/// What turns texts into vectors for semantic search.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedderSettings {
+    /// `minilm` (all-MiniLM-L6-v2 in-process, from `model_dir`), `openai`
+    /// (any OpenAI-compatible `/v1/embeddings` endpoint: `url`, `model`,
+    /// `dimension`, `api_key`) or `hashing` (deterministic, no model; for
+    /// tests). Nothing falls back to another: a missing model is an error.
+    #[serde(default = "default_embedder")]
+    pub kind: String,
+    /// The all-MiniLM-L6-v2 folder; default `<data_dir>/models/all-MiniLM-L6-v2`,
+    /// where `infra/fetch-model.sh` puts it.
+    pub model_dir: Option<PathBuf>,
+    /// Up to and including `/v1`, e.g. `http://127.0.0.1:11434/v1`.
+    pub url: Option<String>,
+    pub model: Option<String>,
+    pub api_key: Option<String>,
+    /// The vectors' length: required for `openai`; 384 for `hashing`
+    /// unless set; always 384 for `minilm`.
+    pub dimension: Option<usize>,
+    /// Texts embedded at once (one request to `openai`, one pass of the
+    /// model for `minilm`).
+    #[serde(default = "default_embed_batch")]
+    pub batch: usize,
+    /// How long `openai` may take to answer one request.
+    #[serde(default = "default_embed_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+impl Default for EmbedderSettings {
+    fn default() -> Self {
+        Self {
+            kind: default_embedder(),
+            model_dir: None,
+            url: None,
+            model: None,
+            api_key: None,
+            dimension: None,
+            batch: default_embed_batch(),
+            timeout_ms: default_embed_timeout_ms(),
+        }
+    }
+}
+
+fn default_embedder() -> String {
+    "minilm".into()
+}
+fn default_embed_batch() -> usize {
+    32
+}
+fn default_embed_timeout_ms() -> u64 {
+    30_000
 }
 
 /// The event log on Kafka.
@@ -376,6 +432,7 @@ impl Settings {
         if !valid_graph_name(&self.graph_name) {
             bail!("graph_name must be 1 to 100 of [a-zA-Z0-9._-]");
         }
+        self.validate_embedder()?;
         if self.blobs != "local" && !self.blobs.starts_with("s3://") {
             bail!(
                 "blobs {:?} is not available: use \"local\" or \"s3://bucket[/prefix]\"",
@@ -486,6 +543,56 @@ impl Settings {
     }
 }
 
+impl Settings {
+    fn validate_embedder(&self) -> anyhow::Result<()> {
+        let e = &self.embedder;
+        if !(1..=1024).contains(&e.batch) {
+            bail!("embedder.batch must be 1 to 1024");
+        }
+        if e.timeout_ms == 0 {
+            bail!("embedder.timeout_ms must be at least 1");
+        }
+        match e.kind.as_str() {
+            "minilm" => {
+                if e.dimension.is_some_and(|d| d != 384) {
+                    bail!("embedder.dimension: all-MiniLM-L6-v2 makes 384-dimensional vectors");
+                }
+            }
+            "hashing" => {}
+            "openai" => {
+                if e.url.as_deref().is_none_or(str::is_empty) {
+                    bail!(
+                        "embedder.url is required for the openai embedder (STUDIO_EMBEDDER__URL)"
+                    );
+                }
+                if e.model.as_deref().is_none_or(str::is_empty) {
+                    bail!(
+                        "embedder.model is required for the openai embedder (STUDIO_EMBEDDER__MODEL)"
+                    );
+                }
+                if e.dimension.is_none() {
+                    bail!(
+                        "embedder.dimension is required for the openai embedder (STUDIO_EMBEDDER__DIMENSION)"
+                    );
+                }
+            }
+            other => bail!("embedder.kind {other:?}: use minilm, openai or hashing"),
+        }
+        if e.dimension == Some(0) {
+            bail!("embedder.dimension must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// Where the all-MiniLM-L6-v2 files are read from.
+    pub fn minilm_dir(&self) -> PathBuf {
+        self.embedder
+            .model_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("models").join("all-MiniLM-L6-v2"))
+    }
+}
+
 pub fn valid_graph_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 100
@@ -549,6 +656,23 @@ mod tests {
             (r#"graph = "bolt://""#, "graph"),
             (r#"graph = "bolt://host:7687""#, "graph_password"),
             ("graph_name = \"a b\"", "graph_name"),
+            ("[embedder]\nkind = \"word2vec\"", "embedder.kind"),
+            ("[embedder]\nkind = \"openai\"", "embedder.url"),
+            (
+                "[embedder]\nkind = \"openai\"\nurl = \"http://h/v1\"",
+                "embedder.model",
+            ),
+            (
+                "[embedder]\nkind = \"openai\"\nurl = \"http://h/v1\"\nmodel = \"m\"",
+                "embedder.dimension",
+            ),
+            ("[embedder]\ndimension = 768", "384"),
+            (
+                "[embedder]\nkind = \"hashing\"\ndimension = 0",
+                "embedder.dimension",
+            ),
+            ("[embedder]\nbatch = 0", "embedder.batch"),
+            ("[embedder]\nmodel_path = \"x\"", "unknown field"),
         ] {
             let refused = settings(toml).expect_err(toml);
             assert!(format!("{refused:#}").contains(says), "{toml}: {refused:#}");

@@ -4,6 +4,7 @@ mod analyze;
 mod audit;
 mod config;
 mod dlq;
+mod embed;
 mod graph_replay;
 mod http;
 mod legacy;
@@ -89,6 +90,9 @@ enum Action {
         #[arg(long)]
         with_text: bool,
     },
+    /// Prints the vector of each text (the arguments, or each line of
+    /// standard input) as JSON lines, with the configured embedder.
+    Embed { texts: Vec<String> },
     /// The dead-letter table: events the projection parked.
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
@@ -148,6 +152,9 @@ fn main() -> ExitCode {
                 format,
                 with_text,
             } => analyze::run(&settings, &file, format, with_text).map(|()| ExitCode::SUCCESS),
+            Action::Embed { texts } => embed::run(&settings, texts)
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Action::Audit(command) => audit::run(settings, command).await,
             Action::Dlq(command) => dlq::run(settings, command)
                 .await

@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod embed;
 mod flow;
 mod graph;
 mod hostile;
