@@ -16,6 +16,7 @@ pub mod evaluation;
 mod interactions;
 mod lexicon;
 mod names;
+mod passages;
 mod segment;
 mod stats;
 mod text;
@@ -23,6 +24,7 @@ mod tokens;
 
 use serde::{Deserialize, Serialize};
 
+pub use passages::{PASSAGE_CHARS, Passage, SHORT_PASSAGE_CHARS};
 pub use stats::{Statistics, Term};
 
 /// The analyser and its version, as processing records it.
@@ -83,6 +85,23 @@ pub struct Interaction {
     /// Sentences in which the two are mentioned near each other (see
     /// [`interactions`](crate::interactions)).
     pub weight: u64,
+}
+
+/// The passages of `text`, in order (see [`Passage`]): what semantic
+/// search embeds.
+pub fn passages(text: &str) -> Vec<Passage> {
+    let index = text::CharIndex::new(text);
+    let tokens = tokens::tokenize(text);
+    let paragraphs = segment::paragraphs(text);
+    let sentences = segment::sentences(text, &tokens, &paragraphs);
+    let chapters: Vec<segment::Span> = chapters::chapters(text, &paragraphs)
+        .into_iter()
+        .map(|c| segment::Span {
+            start: c.start,
+            end: c.end,
+        })
+        .collect();
+    passages::passages(text, &index, &tokens, &sentences, &chapters)
 }
 
 /// Analyses `text`.
