@@ -204,11 +204,8 @@ impl Drop for Registered<'_> {
     }
 }
 
-/// Reads the client's reply partition from its current end, handing each
-/// reply to the request waiting for it. Processors send replies after
-/// their commit, outside the transaction; reading `read_committed` all the
-/// same keeps the replies of an older processor, which wrote them inside
-/// its transaction, from being believed before that transaction commits.
+/// Reads the client's reply partition (committed replies only) from its
+/// current end, handing each reply to the request waiting for it.
 async fn listen(
     config: &KafkaConfig,
     partition: i32,
@@ -217,9 +214,9 @@ async fn listen(
     let consumer: Reader = config
         .reader()
         .set("enable.partition.eof", "false")
-        // A transactional reply (an older processor's) becomes readable
-        // when its transaction commits, which does not wake a waiting
-        // fetch: poll often rather than wait out the default half second.
+        // A reply becomes readable when its transaction commits, which
+        // does not wake a waiting fetch: poll often rather than wait out
+        // the default half second.
         .set("fetch.wait.max.ms", "5")
         .create_with_context(Quiet)
         .map_err(|e| unavailable("connecting to Kafka", e))?;

@@ -212,7 +212,6 @@ impl Running {
 pub struct CommandProcessor {
     config: KafkaConfig,
     store: Store,
-    replies: FutureProducer,
 }
 
 impl CommandProcessor {
@@ -222,7 +221,6 @@ impl CommandProcessor {
         ensure_topics(&config).await?;
         Ok(Self {
             store: Store::open(store).await?,
-            replies: owner::reply_producer(&config)?,
             config,
         })
     }
@@ -357,17 +355,16 @@ impl CommandProcessor {
                 serial += 1;
                 taking.insert(p, serial);
                 retry_at.remove(&p);
-                let (config, store, replies, tx, producer, done) = (
+                let (config, store, tx, producer, done) = (
                     self.config.clone(),
                     self.store.clone(),
-                    self.replies.clone(),
                     taken_tx.clone(),
                     fenced.remove(&p),
                     wake.clone(),
                 );
                 let attempt = serial;
                 tokio::spawn(async move {
-                    let owner = Owner::take(&config, &store, replies, p, producer).await;
+                    let owner = Owner::take(&config, &store, p, producer).await;
                     let _ = tx.send(Taken {
                         partition: p,
                         attempt,

@@ -1,17 +1,9 @@
 //! The owner of one partition: the only writer of its events. It checks
 //! each append against the stream heads it knows (the store, plus what the
-//! current batch appended), then writes the batch's events and the
-//! consumed request offset in one Kafka transaction, with a producer
+//! current batch appended), then writes the batch's events, the replies and
+//! the consumed request offset in one Kafka transaction, with a producer
 //! whose `transactional.id` belongs to the partition: whoever takes the
 //! partition next fences it.
-//!
-//! Replies are sent once the transaction is committed, outside it. A
-//! reply is never seen for work that did not land, and an owner that dies
-//! between its commit and its replies leaves clients to time out and
-//! retry with the same command id, which then answers the outcome as a
-//! duplicate. Kept out of the transaction, a reply costs one produce
-//! round trip instead of two, and its reader is not held back until the
-//! transaction's markers are written.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -46,23 +38,6 @@ const MAX_REPLY_BYTES: usize = 512_000;
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long catching up may wait for another owner's open transaction.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(90);
-
-/// The processor's producer of replies: idempotent, not transactional
-/// (see the module's comment), sending at once.
-pub(crate) fn reply_producer(config: &KafkaConfig) -> Result<FutureProducer, LogError> {
-    config
-        .client()
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("linger.ms", "0")
-        .set("message.max.bytes", crate::topics::MAX_REPLY_RECORD_BYTES)
-        .set(
-            "message.timeout.ms",
-            config.request_timeout.as_millis().to_string(),
-        )
-        .create()
-        .map_err(|e| unavailable("connecting to Kafka", e))
-}
 
 /// The partition's transactional producer, its `init_transactions` done:
 /// the previous owner is fenced and whatever transaction it left open is
@@ -118,17 +93,8 @@ pub(crate) struct Failed(pub String);
 pub(crate) struct Owner {
     partition: u32,
     producer: FutureProducer,
-    replies: FutureProducer,
     config: KafkaConfig,
     store: Store,
-}
-
-/// A reply to send once the batch is committed: the request it answers,
-/// the reply partition its client reads, and the answer.
-struct Reply {
-    request: Uuid,
-    partition: i32,
-    result: Result<ReplyBody, WireError>,
 }
 
 impl Owner {
@@ -138,7 +104,6 @@ impl Owner {
     pub(crate) async fn take(
         config: &KafkaConfig,
         store: &Store,
-        replies: FutureProducer,
         partition: u32,
         fenced: Option<FutureProducer>,
     ) -> Result<Self, LogError> {
@@ -159,14 +124,13 @@ impl Owner {
         Ok(Self {
             partition,
             producer,
-            replies,
             config: config.clone(),
             store: store.clone(),
         })
     }
 
     /// Carries out `requests` (in the order they were read, each with its
-    /// offset in the requests topic) in one transaction, then answers them.
+    /// offset in the requests topic) in one transaction.
     pub(crate) async fn handle(
         &self,
         requests: Vec<(i64, Request)>,
@@ -179,12 +143,7 @@ impl Owner {
             .begin_transaction()
             .map_err(|e| failed("beginning a transaction", e))?;
         match self.write(requests, last_offset, membership).await {
-            Ok((appended, replies)) => {
-                // Answered first: the store is for the next batch, which
-                // waits for it; the clients need not.
-                self.reply(replies);
-                self.remember(appended).await
-            }
+            Ok(appended) => self.remember(appended).await,
             Err(failure) => {
                 let producer = self.producer.clone();
                 let timeout = self.config.request_timeout;
@@ -201,7 +160,7 @@ impl Owner {
         requests: Vec<(i64, Request)>,
         last_offset: i64,
         membership: &Membership,
-    ) -> Result<(Vec<StoredEvent>, Vec<Reply>), Failed> {
+    ) -> Result<Vec<StoredEvent>, Failed> {
         let started = Instant::now();
         let count = requests.len();
         let known = self.known(&requests).await?;
@@ -223,6 +182,57 @@ impl Owner {
             };
             answers.push((request.id, request.reply_partition, answer));
         }
+        // The events are written (not yet visible): their offsets are known.
+        let mut outcomes = Vec::with_capacity(batch.appends.len());
+        let mut stored = Vec::new();
+        for append in batch.appends {
+            let deliveries = try_join_all(append.deliveries.into_iter().map(delivered))
+                .await
+                .map_err(|e| Failed(format!("writing events: {e}")))?;
+            let mut positions = Vec::with_capacity(deliveries.len());
+            for (position, envelope) in deliveries.into_iter().zip(append.events) {
+                positions.push(position);
+                stored.push(StoredEvent { position, envelope });
+            }
+            outcomes.push(WireOutcome {
+                command_id: append.command_id,
+                aggregate_id: append.aggregate_id,
+                positions,
+                version: append.version,
+                duplicate: false,
+            });
+        }
+        let replies_topic = self.config.replies_topic();
+        let mut replies = Vec::with_capacity(answers.len());
+        for (request, reply_partition, answer) in answers {
+            let result = match answer {
+                Answer::Now(result) => result,
+                Answer::Appended(i) => outcome(&outcomes, i, false),
+                Answer::DuplicateOf(i) => outcome(&outcomes, i, true),
+            };
+            if reply_partition < 0 || reply_partition as u32 >= self.config.reply_partitions {
+                tracing::warn!(%request, reply_partition, "a request names no reply partition");
+                continue;
+            }
+            let payload = encode_reply(request, result);
+            let key = request.to_string();
+            let delivery = self
+                .producer
+                .send_result(
+                    FutureRecord::to(&replies_topic)
+                        .partition(reply_partition)
+                        .key(&key)
+                        .payload(&payload),
+                )
+                .map_err(|(e, _)| failed("writing a reply", e))?;
+            replies.push(delivery);
+        }
+        // Everything delivered before the commit: rdkafka's commit first
+        // flushes, and a flush with reports outstanding waits on its
+        // polling thread (100 ms steps).
+        try_join_all(replies.into_iter().map(delivered))
+            .await
+            .map_err(|e| Failed(format!("writing replies: {e}")))?;
         let mut consumed = TopicPartitionList::new();
         consumed
             .add_partition_offset(
@@ -231,39 +241,18 @@ impl Owner {
                 Offset::Offset(last_offset + 1),
             )
             .map_err(|e| failed("recording the consumed requests", e))?;
+        let written = started.elapsed();
         // The group's generation as it is now: one read when the batch
         // began may predate a rebalance that kept this partition here.
         let group = membership().ok_or_else(|| Failed("no longer in the group".into()))?;
         let (producer, timeout) = (self.producer.clone(), self.config.request_timeout);
-        let (outcomes, stored) = delivered_appends(batch.appends).await?;
         tokio::task::spawn_blocking(move || {
-            producer.send_offsets_to_transaction(&consumed, &group, timeout)
+            producer.send_offsets_to_transaction(&consumed, &group, timeout)?;
+            producer.commit_transaction(timeout)
         })
         .await
-        .map_err(|e| Failed(format!("sending the consumed offset: {e}")))?
-        .map_err(|e| failed("sending the consumed offset", e))?;
-        let mut replies = Vec::with_capacity(answers.len());
-        for (request, reply_partition, answer) in answers {
-            let result = match answer {
-                Answer::Now(result) => result,
-                Answer::Appended(i) => outcome(&outcomes, i, false),
-                Answer::DuplicateOf(i) => outcome(&outcomes, i, true),
-            };
-            replies.push(Reply {
-                request,
-                partition: reply_partition,
-                result,
-            });
-        }
-        let written = started.elapsed();
-        let producer = self.producer.clone();
-        // Every event's delivery is known, so the commit's flush has
-        // nothing to wait for (a flush with reports outstanding waits on
-        // the producer's polling thread, in 100 ms steps).
-        tokio::task::spawn_blocking(move || producer.commit_transaction(timeout))
-            .await
-            .map_err(|e| Failed(format!("committing: {e}")))?
-            .map_err(|e| failed("committing", e))?;
+        .map_err(|e| Failed(format!("committing: {e}")))?
+        .map_err(|e| failed("committing", e))?;
         tracing::debug!(
             partition = self.partition,
             requests = count,
@@ -272,47 +261,7 @@ impl Owner {
             committed = ?started.elapsed(),
             "batch"
         );
-        Ok((stored, replies))
-    }
-
-    /// Sends the replies of a committed batch. Their deliveries are
-    /// watched by a task of their own: the next batch does not wait, and a
-    /// reply that is lost leaves its client to time out and retry.
-    fn reply(&self, replies: Vec<Reply>) {
-        let topic = self.config.replies_topic();
-        let mut deliveries = Vec::with_capacity(replies.len());
-        for Reply {
-            request,
-            partition,
-            result,
-        } in replies
-        {
-            if partition < 0 || partition as u32 >= self.config.reply_partitions {
-                tracing::warn!(%request, partition, "a request names no reply partition");
-                continue;
-            }
-            let payload = encode_reply(request, result);
-            let key = request.to_string();
-            match self.replies.send_result(
-                FutureRecord::to(&topic)
-                    .partition(partition)
-                    .key(&key)
-                    .payload(&payload),
-            ) {
-                Ok(delivery) => deliveries.push(delivery),
-                Err((e, _)) => tracing::warn!(%request, error = %e, "a reply was not sent"),
-            }
-        }
-        if deliveries.is_empty() {
-            return;
-        }
-        tokio::spawn(async move {
-            for delivery in deliveries {
-                if let Err(e) = delivered(delivery).await {
-                    tracing::warn!(error = %e, "a reply was not delivered");
-                }
-            }
-        });
+        Ok(stored)
     }
 
     /// What the store holds of the batch's appends, looked up at once.
@@ -580,34 +529,6 @@ fn wire_outcome(o: AppendOutcome) -> WireOutcome {
         version: o.version,
         duplicate: true,
     }
-}
-
-/// Waits for a batch's events to be written (not yet visible): their
-/// offsets are then known. Returns each append's outcome, and the events
-/// as stored.
-async fn delivered_appends(
-    appends: Vec<Append>,
-) -> Result<(Vec<WireOutcome>, Vec<StoredEvent>), Failed> {
-    let mut outcomes = Vec::with_capacity(appends.len());
-    let mut stored = Vec::new();
-    for append in appends {
-        let deliveries = try_join_all(append.deliveries.into_iter().map(delivered))
-            .await
-            .map_err(|e| Failed(format!("writing events: {e}")))?;
-        let mut positions = Vec::with_capacity(deliveries.len());
-        for (position, envelope) in deliveries.into_iter().zip(append.events) {
-            positions.push(position);
-            stored.push(StoredEvent { position, envelope });
-        }
-        outcomes.push(WireOutcome {
-            command_id: append.command_id,
-            aggregate_id: append.aggregate_id,
-            positions,
-            version: append.version,
-            duplicate: false,
-        });
-    }
-    Ok((outcomes, stored))
 }
 
 async fn delivered(delivery: DeliveryFuture) -> Result<Position, String> {
