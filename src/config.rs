@@ -126,7 +126,7 @@ fn default_embedder() -> String {
     "minilm".into()
 }
 fn default_embed_batch() -> usize {
-    32
+    8
 }
 fn default_embed_timeout_ms() -> u64 {
     30_000

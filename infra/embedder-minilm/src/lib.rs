@@ -20,10 +20,11 @@ use studio_embedder::{EmbedError, Embedder};
 pub use model::MODEL_NAME;
 use model::Model;
 
-/// Texts run through the encoder at once: large enough to keep both
-/// cores busy in the matrix products, small enough that a batch of
-/// 256-piece texts stays in a few hundred megabytes.
-pub const DEFAULT_BATCH: usize = 32;
+/// Texts run through the encoder at once. Measured on two cores (the
+/// throughput benchmark): 8 is as fast as 1, and 32 or 64 are slower (the
+/// longest text of a batch sets everyone's padding, and the attention
+/// matrices outgrow the caches).
+pub const DEFAULT_BATCH: usize = 8;
 
 #[derive(Clone)]
 pub struct MiniLmEmbedder {
