@@ -41,7 +41,8 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# The Rust toolchain is a prerequisite; the C toolchain builds bundled SQLite.
+# The Rust toolchain is a prerequisite; the C toolchain builds bundled
+# SQLite; protoc builds LanceDB's file format (lance-encoding).
 require_build_tools() {
     if ! command -v cargo >/dev/null 2>&1; then
         log "cargo is missing: install Rust (https://rustup.rs) first"
@@ -49,6 +50,7 @@ require_build_tools() {
     fi
     command -v cc >/dev/null 2>&1 || apt_install build-essential
     command -v pkg-config >/dev/null 2>&1 || apt_install pkg-config
+    command -v protoc >/dev/null 2>&1 || apt_install protobuf-compiler
 }
 
 require_rust_components() {

@@ -10,6 +10,7 @@ mod progress;
 mod read_model;
 pub mod relational;
 mod runtime;
+pub mod vectors;
 mod views;
 
 pub use progress::{LocalProgress, ProgressFeed, WaitError};

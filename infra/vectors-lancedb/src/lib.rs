@@ -1,0 +1,285 @@
+//! The vector read model on LanceDB: `passages`, `characters` and
+//! `checkpoints` tables in a local folder (embedded) or under an
+//! object-store URI (`s3://bucket/prefix`, production). Rows are written
+//! with `merge_insert` on `id` (an upsert), every query filters on
+//! `owner`, and distances are cosine. A table past `index_threshold` rows
+//! gets an IVF-PQ index, which later calls bring up to date with the rows
+//! written since.
+
+mod rows;
+mod tables;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use futures::TryStreamExt;
+use lancedb::index::Index;
+use lancedb::index::vector::IvfPqIndexBuilder;
+use lancedb::query::{ExecutableQuery, QueryBase, Select};
+use lancedb::table::OptimizeAction;
+use lancedb::{DistanceType, Table};
+use studio_projections::vectors::{
+    CharacterHit, CharacterRecord, PassageHit, PassageRecord, VectorError, VectorSnapshot,
+    VectorStore, check_limit, check_vector,
+};
+use uuid::Uuid;
+
+pub use tables::Location;
+
+/// Rows a table holds before it is worth an approximate index: below it an
+/// exact search over every row of the owner is fast enough.
+pub const DEFAULT_INDEX_THRESHOLD: usize = 20_000;
+
+pub struct LanceVectors {
+    passages: Table,
+    characters: Table,
+    checkpoints: Table,
+    dimension: usize,
+    index_threshold: usize,
+}
+
+fn unavailable(what: &str) -> impl Fn(lancedb::Error) -> VectorError + '_ {
+    move |e| VectorError::Unavailable(format!("{what}: {e}"))
+}
+
+/// A uuid as it is written in a filter: its canonical text, nothing a
+/// caller can inject.
+fn quoted(id: Uuid) -> String {
+    format!("'{id}'")
+}
+
+impl LanceVectors {
+    /// Opens (creating when missing) the tables at `location`, holding
+    /// `dimension`-long vectors. A table made for another dimension is an
+    /// error: vectors of two models are never mixed.
+    pub async fn open(
+        location: &Location,
+        dimension: usize,
+        index_threshold: usize,
+    ) -> Result<Self, VectorError> {
+        let tables = tables::open(location, dimension).await?;
+        Ok(Self {
+            passages: tables.passages,
+            characters: tables.characters,
+            checkpoints: tables.checkpoints,
+            dimension,
+            index_threshold,
+        })
+    }
+
+    async fn upsert(
+        &self,
+        table: &Table,
+        batch: lancedb::arrow::arrow_array::RecordBatch,
+    ) -> Result<(), VectorError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let schema = batch.schema();
+        let reader = lancedb::arrow::arrow_array::RecordBatchIterator::new(vec![Ok(batch)], schema);
+        let mut merge = table.merge_insert(&["id"]);
+        merge
+            .when_matched_update_all(None)
+            .when_not_matched_insert_all();
+        merge
+            .execute(Box::new(reader))
+            .await
+            .map_err(unavailable("writing vectors"))?;
+        Ok(())
+    }
+
+    async fn maintain(&self, table: &Table) -> Result<(), VectorError> {
+        let indexed = table
+            .list_indices()
+            .await
+            .map_err(unavailable("listing indexes"))?
+            .iter()
+            .any(|i| i.columns.iter().any(|c| c == "vector"));
+        if indexed {
+            table
+                .optimize(OptimizeAction::Index(Default::default()))
+                .await
+                .map_err(unavailable("updating an index"))?;
+            return Ok(());
+        }
+        let rows = table
+            .count_rows(None)
+            .await
+            .map_err(unavailable("counting rows"))?;
+        if rows < self.index_threshold {
+            return Ok(());
+        }
+        tracing::info!(table = table.name(), rows, "building the vector index");
+        table
+            .create_index(
+                &["vector"],
+                Index::IvfPq(IvfPqIndexBuilder::default().distance_type(DistanceType::Cosine)),
+            )
+            .execute()
+            .await
+            .map_err(unavailable("building an index"))
+    }
+}
+
+#[async_trait]
+impl VectorStore for LanceVectors {
+    fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    async fn upsert_passages(&self, records: Vec<PassageRecord>) -> Result<(), VectorError> {
+        for r in &records {
+            check_vector(&r.vector, self.dimension)?;
+        }
+        self.upsert(&self.passages, rows::passages(&records, self.dimension)?)
+            .await
+    }
+
+    async fn remove_document(&self, document_id: Uuid) -> Result<(), VectorError> {
+        self.passages
+            .delete(format!("document_id = {}", quoted(document_id)).as_str())
+            .await
+            .map_err(unavailable("removing passages"))?;
+        Ok(())
+    }
+
+    async fn upsert_characters(&self, records: Vec<CharacterRecord>) -> Result<(), VectorError> {
+        for r in &records {
+            check_vector(&r.vector, self.dimension)?;
+        }
+        self.upsert(
+            &self.characters,
+            rows::characters(&records, self.dimension)?,
+        )
+        .await
+    }
+
+    async fn remove_character(&self, id: Uuid) -> Result<(), VectorError> {
+        self.characters
+            .delete(format!("id = {}", quoted(id)).as_str())
+            .await
+            .map_err(unavailable("removing a character"))?;
+        Ok(())
+    }
+
+    async fn search_passages(
+        &self,
+        owner: Uuid,
+        vector: &[f32],
+        document_id: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<PassageHit>, VectorError> {
+        check_limit(limit)?;
+        check_vector(vector, self.dimension)?;
+        let mut filter = format!("owner = {}", quoted(owner));
+        if let Some(document) = document_id {
+            filter.push_str(&format!(" AND document_id = {}", quoted(document)));
+        }
+        let batches = self
+            .passages
+            .vector_search(vector.to_vec())
+            .map_err(unavailable("searching passages"))?
+            .column("vector")
+            .distance_type(DistanceType::Cosine)
+            .only_if(filter)
+            .limit(limit)
+            .execute()
+            .await
+            .map_err(unavailable("searching passages"))?
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(unavailable("searching passages"))?;
+        rows::passage_hits(&batches)
+    }
+
+    async fn similar_characters(
+        &self,
+        owner: Uuid,
+        character_id: Uuid,
+        limit: usize,
+    ) -> Result<Option<Vec<CharacterHit>>, VectorError> {
+        check_limit(limit)?;
+        let own = self
+            .characters
+            .query()
+            .only_if(format!(
+                "owner = {} AND id = {}",
+                quoted(owner),
+                quoted(character_id)
+            ))
+            .select(Select::columns(&["id", "vector"]))
+            .execute()
+            .await
+            .map_err(unavailable("reading a character"))?
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(unavailable("reading a character"))?;
+        let Some((_, vector)) = rows::ids_and_vectors(&own)?.into_iter().next() else {
+            return Ok(None);
+        };
+        let batches = self
+            .characters
+            .vector_search(vector)
+            .map_err(unavailable("searching characters"))?
+            .column("vector")
+            .distance_type(DistanceType::Cosine)
+            .only_if(format!(
+                "owner = {} AND id != {}",
+                quoted(owner),
+                quoted(character_id)
+            ))
+            .limit(limit)
+            .execute()
+            .await
+            .map_err(unavailable("searching characters"))?
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(unavailable("searching characters"))?;
+        rows::character_hits(&batches).map(Some)
+    }
+
+    async fn checkpoint(&self) -> Result<BTreeMap<u32, u64>, VectorError> {
+        let batches = self
+            .checkpoints
+            .query()
+            .execute()
+            .await
+            .map_err(unavailable("reading checkpoints"))?
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(unavailable("reading checkpoints"))?;
+        rows::checkpoints(&batches)
+    }
+
+    async fn save_checkpoint(&self, next: &BTreeMap<u32, u64>) -> Result<(), VectorError> {
+        self.upsert(&self.checkpoints, rows::checkpoint_batch(next)?)
+            .await
+    }
+
+    async fn maintain_indexes(&self) -> Result<(), VectorError> {
+        self.maintain(&self.passages).await?;
+        self.maintain(&self.characters).await
+    }
+
+    async fn snapshot(&self) -> Result<VectorSnapshot, VectorError> {
+        let mut snapshot = VectorSnapshot::default();
+        for (table, into) in [
+            (&self.passages, &mut snapshot.passages),
+            (&self.characters, &mut snapshot.characters),
+        ] {
+            let batches = table
+                .query()
+                .select(Select::columns(&["id", "vector"]))
+                .execute()
+                .await
+                .map_err(unavailable("reading vectors"))?
+                .try_collect::<Vec<_>>()
+                .await
+                .map_err(unavailable("reading vectors"))?;
+            let mut rows = rows::ids_and_vectors(&batches)?;
+            rows.sort_by_key(|(id, _)| *id);
+            *into = rows;
+        }
+        Ok(snapshot)
+    }
+}

@@ -1,0 +1,127 @@
+//! The LanceDB store against the vector store conformance suite: in a
+//! local folder (embedded) and on an S3-compatible server (production;
+//! `bash infra/local/up.sh s3` starts one and prints what this reads).
+
+use studio_projections::vectors::conformance::{self, DIMENSION};
+use studio_projections::vectors::{VectorError, VectorStore};
+use studio_vectors_lancedb::{LanceVectors, Location};
+
+fn s3_location() -> Location {
+    let var = |name: &str| std::env::var(name).ok();
+    let (Some(url), Some(endpoint)) = (var("STUDIO_BLOBS"), var("STUDIO_S3_ENDPOINT")) else {
+        panic!(
+            "no S3-compatible server: run `eval \"$(bash infra/local/up.sh s3)\"` first \
+             (the README's test command does)"
+        );
+    };
+    let mut options = vec![
+        ("aws_endpoint".to_owned(), endpoint.clone()),
+        (
+            "aws_region".to_owned(),
+            var("STUDIO_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+        ),
+        (
+            "allow_http".to_owned(),
+            endpoint.starts_with("http://").to_string(),
+        ),
+    ];
+    if let Some(key) = var("STUDIO_S3_ACCESS_KEY") {
+        options.push(("aws_access_key_id".to_owned(), key));
+    }
+    if let Some(secret) = var("STUDIO_S3_SECRET_KEY") {
+        options.push(("aws_secret_access_key".to_owned(), secret));
+    }
+    Location {
+        uri: format!(
+            "{}/test-vectors-{}",
+            url.trim_end_matches('/'),
+            uuid::Uuid::new_v4()
+        ),
+        storage_options: options,
+    }
+}
+
+#[tokio::test]
+async fn a_local_folder_passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = LanceVectors::open(&Location::folder(dir.path()), DIMENSION, 1_000)
+        .await
+        .expect("open");
+    conformance::run(&store).await;
+}
+
+#[tokio::test]
+async fn an_object_store_passes_the_conformance_suite() {
+    let store = LanceVectors::open(&s3_location(), DIMENSION, 1_000)
+        .await
+        .expect("open");
+    conformance::run(&store).await;
+}
+
+#[tokio::test]
+async fn rows_survive_a_reopen_and_another_dimension_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let location = Location::folder(dir.path());
+    let owner = uuid::Uuid::new_v4();
+    let rows: Vec<_> = (0..5)
+        .map(|n| conformance::passage(owner, owner, n, conformance::direction(n as usize, 0.0)))
+        .collect();
+    {
+        let store = LanceVectors::open(&location, DIMENSION, 1_000)
+            .await
+            .expect("open");
+        store.upsert_passages(rows).await.expect("upsert");
+    }
+    let store = LanceVectors::open(&location, DIMENSION, 1_000)
+        .await
+        .expect("reopen");
+    assert_eq!(store.snapshot().await.expect("snapshot").passages.len(), 5);
+    match LanceVectors::open(&location, DIMENSION * 2, 1_000).await {
+        Err(VectorError::Corrupt(message)) => assert!(message.contains("replay"), "{message}"),
+        other => panic!("expected a refusal, got {:?}", other.err()),
+    }
+}
+
+#[tokio::test]
+async fn past_the_threshold_an_index_is_built_and_kept_up_to_date() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = LanceVectors::open(&Location::folder(dir.path()), DIMENSION, 600)
+        .await
+        .expect("open");
+    let owner = uuid::Uuid::new_v4();
+    let document = uuid::Uuid::new_v4();
+    // Vectors spread around the space, deterministic.
+    let vector = |n: u64| {
+        let v: Vec<f32> = (0..DIMENSION)
+            .map(|d| (((n * 31 + d as u64 * 17) % 97) as f32 / 97.0) - 0.5)
+            .collect();
+        v
+    };
+    let rows: Vec<_> = (0..800)
+        .map(|n| conformance::passage(owner, document, n, vector(n)))
+        .collect();
+    store.upsert_passages(rows.clone()).await.expect("upsert");
+    store.maintain_indexes().await.expect("index");
+    // Rows written after the index, then the index brought up to date.
+    let later: Vec<_> = (800..850)
+        .map(|n| conformance::passage(owner, document, n, vector(n)))
+        .collect();
+    store.upsert_passages(later.clone()).await.expect("upsert");
+    store.maintain_indexes().await.expect("index again");
+    for row in rows.iter().step_by(100).chain(later.iter().step_by(10)) {
+        let hits = store
+            .search_passages(owner, &row.vector, None, 10)
+            .await
+            .expect("search");
+        assert!(
+            hits.iter().any(|h| h.id == row.id),
+            "a row is found by its own vector through the index"
+        );
+    }
+    // Another owner still sees nothing through the index.
+    let stranger = store
+        .search_passages(uuid::Uuid::new_v4(), &rows[0].vector, None, 10)
+        .await
+        .expect("search");
+    assert!(stranger.is_empty());
+}
