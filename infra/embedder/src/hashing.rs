@@ -3,7 +3,7 @@
 //! come out close; meaning is not captured. For tests and for machines
 //! that cannot hold a model, and only when configured.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
@@ -34,7 +34,9 @@ impl HashingEmbedder {
     }
 
     fn vector(&self, text: &str) -> Vec<f32> {
-        let mut counts: HashMap<String, u32> = HashMap::new();
+        // Ordered: features that fall on one index are summed in the same
+        // order every time, so the vector is the same to the last bit.
+        let mut counts: BTreeMap<String, u32> = BTreeMap::new();
         for word in text
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
