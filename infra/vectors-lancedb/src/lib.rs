@@ -50,14 +50,37 @@ fn quoted(id: Uuid) -> String {
 
 impl LanceVectors {
     /// Opens (creating when missing) the tables at `location`, holding
-    /// `dimension`-long vectors. A table made for another dimension is an
-    /// error: vectors of two models are never mixed.
+    /// `dimension`-long vectors of `model`. Tables made by another model
+    /// or for another dimension are an error: vectors of two models are
+    /// never mixed.
     pub async fn open(
         location: &Location,
+        model: &str,
         dimension: usize,
         index_threshold: usize,
     ) -> Result<Self, VectorError> {
-        let tables = tables::open(location, dimension).await?;
+        Self::at(location, model, dimension, index_threshold, false).await
+    }
+
+    /// Drops whatever tables are at `location` and makes empty ones: a
+    /// store to project from the start (of any model).
+    pub async fn create_fresh(
+        location: &Location,
+        model: &str,
+        dimension: usize,
+        index_threshold: usize,
+    ) -> Result<Self, VectorError> {
+        Self::at(location, model, dimension, index_threshold, true).await
+    }
+
+    async fn at(
+        location: &Location,
+        model: &str,
+        dimension: usize,
+        index_threshold: usize,
+        fresh: bool,
+    ) -> Result<Self, VectorError> {
+        let tables = tables::open(location, model, dimension, fresh).await?;
         Ok(Self {
             passages: tables.passages,
             characters: tables.characters,
@@ -160,6 +183,20 @@ impl VectorStore for LanceVectors {
             .await
             .map_err(unavailable("removing a character"))?;
         Ok(())
+    }
+
+    async fn character(&self, id: Uuid) -> Result<Option<CharacterRecord>, VectorError> {
+        let batches = self
+            .characters
+            .query()
+            .only_if(format!("id = {}", quoted(id)))
+            .execute()
+            .await
+            .map_err(unavailable("reading a character"))?
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(unavailable("reading a character"))?;
+        Ok(rows::character_records(&batches)?.into_iter().next())
     }
 
     async fn search_passages(

@@ -14,7 +14,7 @@ use studio_projections::vectors::{
 };
 use uuid::Uuid;
 
-use crate::tables::{characters_schema, checkpoints_schema, passages_schema};
+use crate::tables::{characters_schema, checkpoints_schema, meta_schema, passages_schema};
 
 fn corrupt(e: impl std::fmt::Display) -> VectorError {
     VectorError::Corrupt(e.to_string())
@@ -169,6 +169,32 @@ pub(crate) fn character_hits(batches: &[RecordBatch]) -> Result<Vec<CharacterHit
     Ok(hits)
 }
 
+pub(crate) fn character_records(
+    batches: &[RecordBatch],
+) -> Result<Vec<CharacterRecord>, VectorError> {
+    let mut records = Vec::new();
+    for batch in batches {
+        let (owners, names, aliases, profiles) = (
+            column::<StringArray>(batch, "owner")?,
+            column::<StringArray>(batch, "name")?,
+            column::<StringArray>(batch, "aliases")?,
+            column::<StringArray>(batch, "profile")?,
+        );
+        let vectors = ids_and_vectors(std::slice::from_ref(batch))?;
+        for (i, (id, vector)) in vectors.into_iter().enumerate() {
+            records.push(CharacterRecord {
+                id,
+                owner: uuid(owners.value(i))?,
+                name: names.value(i).to_owned(),
+                aliases: serde_json::from_str(aliases.value(i)).map_err(corrupt)?,
+                profile: profiles.value(i).to_owned(),
+                vector,
+            });
+        }
+    }
+    Ok(records)
+}
+
 pub(crate) fn ids_and_vectors(
     batches: &[RecordBatch],
 ) -> Result<Vec<(Uuid, Vec<f32>)>, VectorError> {
@@ -201,4 +227,50 @@ pub(crate) fn checkpoints(batches: &[RecordBatch]) -> Result<BTreeMap<u32, u64>,
         }
     }
     Ok(next)
+}
+
+/// The value of a `meta` row, if it is there.
+pub(crate) async fn meta_value(
+    meta: &lancedb::Table,
+    id: &str,
+) -> Result<Option<String>, VectorError> {
+    use futures::TryStreamExt;
+    use lancedb::query::{ExecutableQuery, QueryBase};
+    let unavailable = |e: lancedb::Error| VectorError::Unavailable(format!("reading meta: {e}"));
+    let batches = meta
+        .query()
+        .only_if(format!("id = '{}'", id.replace('\'', "''")))
+        .execute()
+        .await
+        .map_err(unavailable)?
+        .try_collect::<Vec<_>>()
+        .await
+        .map_err(unavailable)?;
+    for batch in &batches {
+        let values = column::<StringArray>(batch, "value")?;
+        if batch.num_rows() > 0 {
+            return Ok(Some(values.value(0).to_owned()));
+        }
+    }
+    Ok(None)
+}
+
+pub(crate) async fn set_meta_value(
+    meta: &lancedb::Table,
+    id: &str,
+    value: &str,
+) -> Result<(), VectorError> {
+    let batch = RecordBatch::try_new(
+        meta_schema(),
+        vec![
+            strings(std::iter::once(id)),
+            strings(std::iter::once(value)),
+        ],
+    )
+    .map_err(corrupt)?;
+    meta.add(batch)
+        .execute()
+        .await
+        .map_err(|e| VectorError::Unavailable(format!("writing meta: {e}")))?;
+    Ok(())
 }

@@ -30,6 +30,10 @@ pub(crate) struct Tables {
     pub checkpoints: Table,
 }
 
+const TABLES: [&str; 4] = ["passages", "characters", "checkpoints", "meta"];
+/// The row of `meta` that names the model of the vectors.
+const MODEL: &str = "model";
+
 pub(crate) fn vector_field(dimension: usize) -> Result<Field, VectorError> {
     let length = i32::try_from(dimension)
         .map_err(|_| VectorError::Invalid(format!("dimension {dimension} is too large")))?;
@@ -76,7 +80,22 @@ pub(crate) fn checkpoints_schema() -> SchemaRef {
     ]))
 }
 
-pub(crate) async fn open(location: &Location, dimension: usize) -> Result<Tables, VectorError> {
+pub(crate) fn meta_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("value", DataType::Utf8, false),
+    ]))
+}
+
+/// Opens the tables at `location` for vectors of `model`, creating what
+/// is missing; with `fresh`, drops them first. Tables of another model or
+/// dimension are refused: vectors of two models are never compared.
+pub(crate) async fn open(
+    location: &Location,
+    model: &str,
+    dimension: usize,
+    fresh: bool,
+) -> Result<Tables, VectorError> {
     let unavailable = |e: lancedb::Error| {
         VectorError::Unavailable(format!("opening LanceDB at {}: {e}", location.uri))
     };
@@ -85,6 +104,14 @@ pub(crate) async fn open(location: &Location, dimension: usize) -> Result<Tables
         .execute()
         .await
         .map_err(unavailable)?;
+    if fresh {
+        for name in TABLES {
+            match connection.drop_table(name, &[]).await {
+                Ok(()) | Err(lancedb::Error::TableNotFound { .. }) => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+    }
     let open = async |name: &str, schema: SchemaRef| -> Result<Table, VectorError> {
         let table = match connection.open_table(name).execute().await {
             Ok(table) => table,
@@ -116,6 +143,18 @@ pub(crate) async fn open(location: &Location, dimension: usize) -> Result<Tables
         }
         Ok(table)
     };
+    let meta = open("meta", meta_schema()).await?;
+    match crate::rows::meta_value(&meta, MODEL).await? {
+        Some(found) if found != model => {
+            return Err(VectorError::Corrupt(format!(
+                "the vectors at {} were made by the model {found:?}, not {model:?}: \
+                 rebuild them with `studio replay lancedb`",
+                location.uri
+            )));
+        }
+        Some(_) => {}
+        None => crate::rows::set_meta_value(&meta, MODEL, model).await?,
+    }
     Ok(Tables {
         passages: open("passages", passages_schema(dimension)?).await?,
         characters: open("characters", characters_schema(dimension)?).await?,

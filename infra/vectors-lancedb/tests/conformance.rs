@@ -6,6 +6,8 @@ use studio_projections::vectors::conformance::{self, DIMENSION};
 use studio_projections::vectors::{VectorError, VectorStore};
 use studio_vectors_lancedb::{LanceVectors, Location};
 
+const MODEL: &str = "conformance-vectors";
+
 fn s3_location() -> Location {
     let var = |name: &str| std::env::var(name).ok();
     let (Some(url), Some(endpoint)) = (var("STUDIO_BLOBS"), var("STUDIO_S3_ENDPOINT")) else {
@@ -44,7 +46,7 @@ fn s3_location() -> Location {
 #[tokio::test]
 async fn a_local_folder_passes_the_conformance_suite() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = LanceVectors::open(&Location::folder(dir.path()), DIMENSION, 1_000)
+    let store = LanceVectors::open(&Location::folder(dir.path()), MODEL, DIMENSION, 1_000)
         .await
         .expect("open");
     conformance::run(&store).await;
@@ -52,14 +54,14 @@ async fn a_local_folder_passes_the_conformance_suite() {
 
 #[tokio::test]
 async fn an_object_store_passes_the_conformance_suite() {
-    let store = LanceVectors::open(&s3_location(), DIMENSION, 1_000)
+    let store = LanceVectors::open(&s3_location(), MODEL, DIMENSION, 1_000)
         .await
         .expect("open");
     conformance::run(&store).await;
 }
 
 #[tokio::test]
-async fn rows_survive_a_reopen_and_another_dimension_is_refused() {
+async fn rows_survive_a_reopen_and_another_model_or_dimension_is_refused() {
     let dir = tempfile::tempdir().expect("dir");
     let location = Location::folder(dir.path());
     let owner = uuid::Uuid::new_v4();
@@ -67,25 +69,46 @@ async fn rows_survive_a_reopen_and_another_dimension_is_refused() {
         .map(|n| conformance::passage(owner, owner, n, conformance::direction(n as usize, 0.0)))
         .collect();
     {
-        let store = LanceVectors::open(&location, DIMENSION, 1_000)
+        let store = LanceVectors::open(&location, MODEL, DIMENSION, 1_000)
             .await
             .expect("open");
         store.upsert_passages(rows).await.expect("upsert");
     }
-    let store = LanceVectors::open(&location, DIMENSION, 1_000)
+    let store = LanceVectors::open(&location, MODEL, DIMENSION, 1_000)
         .await
         .expect("reopen");
     assert_eq!(store.snapshot().await.expect("snapshot").passages.len(), 5);
-    match LanceVectors::open(&location, DIMENSION * 2, 1_000).await {
-        Err(VectorError::Corrupt(message)) => assert!(message.contains("replay"), "{message}"),
-        other => panic!("expected a refusal, got {:?}", other.err()),
+    drop(store);
+    for (model, dimension) in [(MODEL, DIMENSION * 2), ("another-model", DIMENSION)] {
+        match LanceVectors::open(&location, model, dimension, 1_000).await {
+            Err(VectorError::Corrupt(message)) => {
+                assert!(message.contains("replay"), "{message}")
+            }
+            other => panic!(
+                "expected {model} of {dimension} dimensions to be refused, got {:?}",
+                other.err()
+            ),
+        }
     }
+    // Made fresh, the location takes any model, and holds nothing.
+    let fresh = LanceVectors::create_fresh(&location, "another-model", DIMENSION * 2, 1_000)
+        .await
+        .expect("fresh");
+    assert_eq!(
+        fresh.snapshot().await.expect("snapshot"),
+        Default::default()
+    );
+    assert!(fresh.checkpoint().await.expect("checkpoint").is_empty());
+    drop(fresh);
+    LanceVectors::open(&location, "another-model", DIMENSION * 2, 1_000)
+        .await
+        .expect("reopened with the new model");
 }
 
 #[tokio::test]
 async fn past_the_threshold_an_index_is_built_and_kept_up_to_date() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = LanceVectors::open(&Location::folder(dir.path()), DIMENSION, 600)
+    let store = LanceVectors::open(&Location::folder(dir.path()), MODEL, DIMENSION, 600)
         .await
         .expect("open");
     let owner = uuid::Uuid::new_v4();

@@ -11,7 +11,7 @@ pub const DIMENSION: usize = 8;
 
 /// A unit vector pointing mostly along axis `axis`, tilted by `tilt`.
 pub fn direction(axis: usize, tilt: f32) -> Vec<f32> {
-    let mut v = vec![0.0; DIMENSION];
+    let mut v = [0.0f32; DIMENSION];
     v[axis % DIMENSION] = 1.0;
     v[(axis + 1) % DIMENSION] = tilt;
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -205,6 +205,12 @@ async fn characters_are_compared_within_their_owner(store: &dyn VectorStore) {
         "nearest first, not itself, not Bob's"
     );
     assert_eq!(similar[0].name, "Spitz");
+    assert_eq!(
+        store.character(spitz.id).await.expect("read"),
+        Some(spitz.clone()),
+        "a character reads back as it was written"
+    );
+    assert_eq!(store.character(Uuid::new_v4()).await.expect("read"), None);
     assert!(
         store
             .similar_characters(bob, buck.id, 5)
@@ -220,6 +226,7 @@ async fn characters_are_compared_within_their_owner(store: &dyn VectorStore) {
         .expect("known");
     assert_eq!(limited.len(), 1);
     store.remove_character(spitz.id).await.expect("remove");
+    assert_eq!(store.character(spitz.id).await.expect("read"), None);
     let after = store
         .similar_characters(alice, buck.id, 5)
         .await

@@ -7,6 +7,7 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod projection;
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,8 @@ use async_trait::async_trait;
 use serde::Serialize;
 use thiserror::Error;
 use uuid::Uuid;
+
+pub use projection::{PassageText, VectorProjection, character_text, passage_texts, profile_text};
 
 /// The name the vector projection and its checkpoints go by.
 pub const PROJECTION_NAME: &str = "vectors";
@@ -105,6 +108,10 @@ pub trait VectorStore: Send + Sync {
     async fn upsert_characters(&self, records: Vec<CharacterRecord>) -> Result<(), VectorError>;
 
     async fn remove_character(&self, id: Uuid) -> Result<(), VectorError>;
+
+    /// The stored character, vector included, whoever owns it: what the
+    /// projection changes when a character event arrives.
+    async fn character(&self, id: Uuid) -> Result<Option<CharacterRecord>, VectorError>;
 
     /// The owner's passages nearest to `vector` (within one document when
     /// given), nearest first, at most `limit` (1 to [`MAX_LIMIT`]).
