@@ -33,6 +33,9 @@ pub enum ProjectionError {
     /// A graph database (Neo4j) failed or is out of reach: retried.
     #[error("graph store failed: {0}")]
     Graph(String),
+    /// The vector store or the embedder failed or is out of reach: retried.
+    #[error("vector projection failed: {0}")]
+    Vectors(String),
 }
 
 /// A read model fed by a projector.

@@ -1,0 +1,387 @@
+//! The vector projection: a document's extracted text as passages with
+//! their vectors, and each character as the vector of its profile.
+//!
+//! Everything it writes is keyed by id and derived from the event alone
+//! (or from the character row an earlier event of the same stream wrote),
+//! so applying an event twice leaves the same rows. The checkpoint is
+//! written after the rows of its batch: a projector killed in between
+//! applies part of a batch again on restart, which changes nothing.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use studio_blob_store::{BlobError, BlobRef, BlobStore};
+use studio_domain::character::CharacterEvent;
+use studio_domain::document::DocumentEvent;
+use studio_domain::{AggregateType, AnyEvent};
+use studio_embedder::Embedder;
+use studio_event_log::StoredEvent;
+use uuid::Uuid;
+
+use super::{CharacterRecord, PROJECTION_NAME, PassageRecord, VectorError, VectorStore};
+use crate::{Projection, ProjectionError};
+
+/// Passages embedded and written at a time: a restart redoes at most
+/// this much of a document, and a long novel shows progress as it goes.
+const PASSAGES_PER_WRITE: usize = 64;
+
+/// Characters embedded and written at a time.
+const CHARACTERS_PER_WRITE: usize = 1_000;
+
+/// The characters a batch changed, by id, in order: `None` for removed.
+type Pending = BTreeMap<Uuid, Option<CharacterRecord>>;
+
+/// The namespace of passage ids: a passage's id follows from its document
+/// and where it starts, so a rebuild gives the same ids.
+const PASSAGE_IDS: Uuid = Uuid::from_u128(0x6c69_7465_7261_7279_7061_7373_6167_6573);
+
+pub struct VectorProjection {
+    store: Arc<dyn VectorStore>,
+    embedder: Arc<dyn Embedder>,
+    blobs: Arc<dyn BlobStore>,
+    /// Largest extracted text it reads.
+    text_limit: u64,
+}
+
+impl From<VectorError> for ProjectionError {
+    fn from(e: VectorError) -> Self {
+        Self::Vectors(e.to_string())
+    }
+}
+
+impl VectorProjection {
+    pub fn new(
+        store: Arc<dyn VectorStore>,
+        embedder: Arc<dyn Embedder>,
+        blobs: Arc<dyn BlobStore>,
+        text_limit: u64,
+    ) -> Self {
+        Self {
+            store,
+            embedder,
+            blobs,
+            text_limit,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn VectorStore> {
+        &self.store
+    }
+
+    /// Applies one event; true when it wrote rows or changed a character
+    /// in `pending`.
+    async fn apply_event(
+        &self,
+        stored: &StoredEvent,
+        pending: &mut Pending,
+    ) -> Result<bool, ProjectionError> {
+        let e = &stored.envelope;
+        // User events change nothing here (and their personal data stays
+        // sealed, unread).
+        if e.aggregatetype == AggregateType::User.as_str() {
+            return Ok(false);
+        }
+        let event = AnyEvent::decode(&e.aggregatetype, &e.event_type, &e.data).map_err(|err| {
+            ProjectionError::Event {
+                event_id: e.id,
+                reason: err.to_string(),
+            }
+        })?;
+        match event {
+            AnyEvent::User(_) => Ok(false),
+            AnyEvent::Document(DocumentEvent::TextExtracted(text)) => {
+                self.passages(e.subject, e.tenant, &text.text_ref).await?;
+                Ok(true)
+            }
+            AnyEvent::Document(DocumentEvent::Deleted(_)) => {
+                self.store.remove_document(e.subject).await?;
+                Ok(true)
+            }
+            AnyEvent::Document(_) => Ok(false),
+            AnyEvent::Character(event) => match self.character(e.subject, event, pending).await? {
+                Some(record) => {
+                    pending.insert(e.subject, record);
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
+        }
+    }
+
+    /// Replaces the document's passages with those of its text.
+    async fn passages(
+        &self,
+        document_id: Uuid,
+        owner: Uuid,
+        text_ref: &str,
+    ) -> Result<(), ProjectionError> {
+        let blob = BlobRef::parse(text_ref).map_err(|e| ProjectionError::Blob(e.to_string()))?;
+        let bytes = match self.blobs.get(&blob, self.text_limit).await {
+            Ok(bytes) => bytes,
+            Err(BlobError::Storage(e)) => return Err(ProjectionError::Vectors(e.to_string())),
+            Err(e) => return Err(ProjectionError::Blob(e.to_string())),
+        };
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| ProjectionError::Blob(format!("the text {blob} is not UTF-8: {e}")))?;
+        let pieces = passage_texts(text);
+        // A text extracted again (processing restarted) may cut other
+        // passages: the old ones go first.
+        self.store.remove_document(document_id).await?;
+        for chunk in pieces.chunks(PASSAGES_PER_WRITE) {
+            let texts: Vec<String> = chunk.iter().map(|p| p.text.clone()).collect();
+            let vectors = self.embed(&texts).await?;
+            let records = chunk
+                .iter()
+                .zip(vectors)
+                .map(|(p, vector)| PassageRecord {
+                    id: Uuid::new_v5(
+                        &PASSAGE_IDS,
+                        format!("{document_id}/{}", p.start).as_bytes(),
+                    ),
+                    owner,
+                    document_id,
+                    chapter: p.chapter,
+                    start: p.start,
+                    end: p.end,
+                    text: p.text.clone(),
+                    vector,
+                })
+                .collect();
+            self.store.upsert_passages(records).await?;
+        }
+        tracing::debug!(%document_id, passages = pieces.len(), "passages embedded");
+        Ok(())
+    }
+
+    /// What a character event makes of the character: `Some(None)` when
+    /// it goes, `Some(record)` (vector still to make) when it changes,
+    /// `None` when it stays as it is. Earlier events of the batch are in
+    /// `pending`, not yet in the store.
+    async fn character(
+        &self,
+        id: Uuid,
+        event: CharacterEvent,
+        pending: &Pending,
+    ) -> Result<Option<Option<CharacterRecord>>, ProjectionError> {
+        let current = async || -> Result<Option<CharacterRecord>, ProjectionError> {
+            match pending.get(&id) {
+                Some(record) => Ok(record.clone()),
+                None => Ok(self.store.character(id).await?),
+            }
+        };
+        let changed = match event {
+            CharacterEvent::Created(e) => {
+                return Ok(Some(Some(CharacterRecord {
+                    id,
+                    owner: e.owner.into(),
+                    name: e.name,
+                    aliases: e.aliases,
+                    profile: profile_text(&e.personality_profile),
+                    vector: Vec::new(),
+                })));
+            }
+            CharacterEvent::Deleted(_) | CharacterEvent::Merged(_) => return Ok(Some(None)),
+            CharacterEvent::Renamed(e) => current().await?.map(|record| CharacterRecord {
+                name: e.name,
+                ..record
+            }),
+            CharacterEvent::AliasAdded(e) => current().await?.map(|mut record| {
+                add_aliases(&mut record, [e.alias]);
+                record
+            }),
+            CharacterEvent::Absorbed(e) => current().await?.map(|mut record| {
+                add_aliases(&mut record, e.aliases);
+                record
+            }),
+            CharacterEvent::ProfileUpdated(e) => current().await?.map(|record| CharacterRecord {
+                profile: profile_text(&e.personality_profile),
+                ..record
+            }),
+            CharacterEvent::LegacyImported(_)
+            | CharacterEvent::RelationshipDeclared(_)
+            | CharacterEvent::RelationshipRemoved(_) => None,
+        };
+        // A change to a character the vectors do not hold (removed
+        // already) changes nothing.
+        Ok(changed.map(Some))
+    }
+
+    /// Writes the characters a batch changed: one embedding call and one
+    /// write for all of them, in id order.
+    async fn write_characters(&self, pending: Pending) -> Result<(), ProjectionError> {
+        let mut changed = Vec::new();
+        for (id, record) in pending {
+            match record {
+                Some(record) => changed.push(record),
+                None => self.store.remove_character(id).await?,
+            }
+        }
+        for chunk in changed.chunks(CHARACTERS_PER_WRITE) {
+            let texts: Vec<String> = chunk.iter().map(character_text).collect();
+            let vectors = self.embed(&texts).await?;
+            let records = chunk
+                .iter()
+                .cloned()
+                .zip(vectors)
+                .map(|(record, vector)| CharacterRecord { vector, ..record })
+                .collect();
+            self.store.upsert_characters(records).await?;
+        }
+        Ok(())
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, ProjectionError> {
+        let vectors = self
+            .embedder
+            .embed(texts)
+            .await
+            .map_err(|e| ProjectionError::Vectors(format!("embedding: {e}")))?;
+        if vectors.len() != texts.len() {
+            return Err(ProjectionError::Vectors(format!(
+                "the embedder answered {} vectors for {} texts",
+                vectors.len(),
+                texts.len()
+            )));
+        }
+        Ok(vectors)
+    }
+
+    /// The next offset of each partition the batch touched, on top of the
+    /// stored checkpoint.
+    async fn advance(&self, batch: &[StoredEvent]) -> Result<(), ProjectionError> {
+        let mut next = BTreeMap::new();
+        for e in batch {
+            let after = e.position.offset + 1;
+            let entry = next.entry(e.position.partition).or_insert(after);
+            *entry = (*entry).max(after);
+        }
+        self.store.save_checkpoint(&next).await?;
+        Ok(())
+    }
+}
+
+/// A passage of a text, with its words.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PassageText {
+    pub start: u64,
+    pub end: u64,
+    pub chapter: Option<u32>,
+    pub text: String,
+}
+
+/// The text's passages (see `studio_analysis::passages`), with their words
+/// cut out by character offsets.
+pub fn passage_texts(text: &str) -> Vec<PassageText> {
+    let passages = studio_analysis::passages(text);
+    // Byte offset of every character, and of the end.
+    let bytes: Vec<usize> = text
+        .char_indices()
+        .map(|(b, _)| b)
+        .chain(std::iter::once(text.len()))
+        .collect();
+    passages
+        .into_iter()
+        .filter_map(|p| {
+            let (start, end) = (*bytes.get(p.start)?, *bytes.get(p.end)?);
+            Some(PassageText {
+                start: p.start as u64,
+                end: p.end as u64,
+                chapter: p.chapter.and_then(|c| u32::try_from(c).ok()),
+                text: text.get(start..end)?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+fn add_aliases(record: &mut CharacterRecord, aliases: impl IntoIterator<Item = String>) {
+    for alias in aliases {
+        if !record.aliases.contains(&alias) {
+            record.aliases.push(alias);
+        }
+    }
+}
+
+/// What a character's vector is made of: its names and its profile.
+pub fn character_text(record: &CharacterRecord) -> String {
+    let mut text = record.name.clone();
+    if !record.aliases.is_empty() {
+        text.push_str(", also called ");
+        text.push_str(&record.aliases.join(", "));
+    }
+    text.push('.');
+    if !record.profile.is_empty() {
+        text.push(' ');
+        text.push_str(&record.profile);
+    }
+    text
+}
+
+/// A personality profile (free JSON) as words: `key: value` sentences,
+/// keys in order, nested values flattened.
+pub fn profile_text(profile: &Value) -> String {
+    fn words(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Null => {}
+            Value::Bool(b) => out.push(b.to_string()),
+            Value::Number(n) => out.push(n.to_string()),
+            Value::String(s) => out.push(s.trim().to_owned()),
+            Value::Array(items) => items.iter().for_each(|v| words(v, out)),
+            Value::Object(fields) => {
+                for (key, value) in fields {
+                    let mut inner = Vec::new();
+                    words(value, &mut inner);
+                    if !inner.is_empty() {
+                        out.push(format!("{}: {}.", key.replace('_', " "), inner.join(", ")));
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    words(profile, &mut out);
+    out.join(" ")
+}
+
+#[async_trait]
+impl Projection for VectorProjection {
+    fn name(&self) -> &'static str {
+        PROJECTION_NAME
+    }
+
+    async fn checkpoints(&self) -> Result<BTreeMap<u32, u64>, ProjectionError> {
+        Ok(self.store.checkpoint().await?)
+    }
+
+    async fn apply(&self, batch: &[StoredEvent]) -> Result<(), ProjectionError> {
+        let mut wrote = false;
+        let mut pending = Pending::new();
+        for event in batch {
+            wrote |= self.apply_event(event, &mut pending).await?;
+        }
+        self.write_characters(pending).await?;
+        if wrote {
+            self.store.maintain_indexes().await?;
+        }
+        self.advance(batch).await
+    }
+
+    /// There is no dead-letter table beside the vectors: the event is
+    /// logged, with its error, and passed.
+    async fn park(
+        &self,
+        event: &StoredEvent,
+        error: &ProjectionError,
+        attempts: u32,
+    ) -> Result<(), ProjectionError> {
+        tracing::error!(
+            projection = PROJECTION_NAME,
+            event_id = %event.envelope.id,
+            %error,
+            attempts,
+            "passing an event the vector projection cannot apply"
+        );
+        self.advance(std::slice::from_ref(event)).await
+    }
+}
