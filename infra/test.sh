@@ -8,6 +8,10 @@ cd "$(repo_root)"
 
 require_build_tools
 require_rust_components
+require_free_space 8
+# The workspace is built afresh in each clone: incremental caches would
+# only pile up in the shared build directory (20 GB seen).
+export CARGO_INCREMENTAL=0
 
 log "starting the services the tests run against"
 # An assignment, so that a failing start stops the run (set -e).

@@ -53,6 +53,20 @@ require_build_tools() {
     command -v protoc >/dev/null 2>&1 || apt_install protobuf-compiler
 }
 
+# A full disk shows up later as a broker or database that dies in the
+# middle of a test; it is said plainly first. The build (LanceDB's
+# dependencies are large) and the services' data want about this much.
+require_free_space() {
+    local need_gb="${1:-8}" free_kb
+    mkdir -p "$CARGO_TARGET_DIR"
+    free_kb="$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 }')"
+    if [ "$free_kb" -lt $((need_gb * 1024 * 1024)) ]; then
+        log "only $((free_kb / 1024 / 1024)) GB free for $CARGO_TARGET_DIR; the build and the services need about $need_gb GB"
+        log "free some space first (the build directory alone can be emptied: rm -rf \"$CARGO_TARGET_DIR\")"
+        exit 1
+    fi
+}
+
 require_rust_components() {
     for component in rustfmt clippy; do
         if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
