@@ -85,7 +85,7 @@ async fn main() {
     );
 
     embedder
-        .embed(&passages[..8.min(passages.len())].to_vec())
+        .embed(&passages[..8.min(passages.len())])
         .await
         .expect("warm up");
     let started = Instant::now();
@@ -108,6 +108,7 @@ async fn main() {
     let dir = tempfile::tempdir().expect("dir");
     let store = LanceVectors::open(
         &Location::folder(dir.path()),
+        embedder.model(),
         embedder.dimension(),
         DEFAULT_INDEX_THRESHOLD,
     )

@@ -49,6 +49,17 @@ pub struct Settings {
     /// Otherwise the usual AWS_* variables or instance credentials apply.
     pub s3_access_key: Option<String>,
     pub s3_secret_key: Option<String>,
+    /// The vector read model of semantic search (LanceDB): `local` (the
+    /// folder `vectors` in the data directory), another folder's path, an
+    /// object-store URI `s3://bucket[/prefix]` (with the `s3_*`
+    /// settings), or `off` (no vectors are made; semantic search answers
+    /// that it is off).
+    #[serde(default = "default_blobs")]
+    pub vectors: String,
+    /// Rows a vector table holds before it gets an approximate (IVF-PQ)
+    /// index; below it, searches are exact.
+    #[serde(default = "default_vector_index_threshold")]
+    pub vector_index_threshold: usize,
     /// Partitions of a new event log (embedded or Kafka; fixed once the
     /// log exists).
     #[serde(default = "default_partitions")]
@@ -297,6 +308,9 @@ fn default_graph_name() -> String {
 fn default_blobs() -> String {
     "local".into()
 }
+fn default_vector_index_threshold() -> usize {
+    studio_vectors_lancedb::DEFAULT_INDEX_THRESHOLD
+}
 fn default_region() -> String {
     "us-east-1".into()
 }
@@ -439,6 +453,17 @@ impl Settings {
                 self.blobs
             );
         }
+        if self.vectors.is_empty()
+            || (self.vectors.contains("://") && !self.vectors.starts_with("s3://"))
+        {
+            bail!(
+                "vectors {:?} is not available: use \"local\", a folder, \"s3://bucket[/prefix]\" or \"off\"",
+                self.vectors
+            );
+        }
+        if self.vector_index_threshold < 256 {
+            bail!("vector_index_threshold must be at least 256 (an index needs rows to train on)");
+        }
         if !(1..=1024).contains(&self.partitions) {
             bail!("partitions must be between 1 and 1024");
         }
@@ -465,6 +490,40 @@ impl Settings {
             bail!("log_format must be \"text\" or \"json\"");
         }
         Ok(())
+    }
+
+    /// Where the vector read model lives, unless it is off.
+    pub fn vectors_location(&self) -> Option<studio_vectors_lancedb::Location> {
+        match self.vectors.as_str() {
+            "off" => None,
+            "local" => Some(studio_vectors_lancedb::Location::folder(
+                &self.data_dir.join("vectors"),
+            )),
+            uri if uri.starts_with("s3://") => Some(self.object_store_location(uri)),
+            folder => Some(studio_vectors_lancedb::Location::folder(Path::new(folder))),
+        }
+    }
+
+    /// An object-store URI with the `s3_*` settings as LanceDB's options.
+    pub fn object_store_location(&self, uri: &str) -> studio_vectors_lancedb::Location {
+        let mut options = vec![("aws_region".to_owned(), self.s3_region.clone())];
+        if let Some(endpoint) = &self.s3_endpoint {
+            options.push(("aws_endpoint".to_owned(), endpoint.clone()));
+            options.push((
+                "allow_http".to_owned(),
+                endpoint.starts_with("http://").to_string(),
+            ));
+        }
+        if let Some(key) = &self.s3_access_key {
+            options.push(("aws_access_key_id".to_owned(), key.clone()));
+        }
+        if let Some(secret) = &self.s3_secret_key {
+            options.push(("aws_secret_access_key".to_owned(), secret.clone()));
+        }
+        studio_vectors_lancedb::Location {
+            uri: uri.to_owned(),
+            storage_options: options,
+        }
     }
 
     pub fn forgotten_work(&self) -> studio_command_api::ForgottenWork {
@@ -672,6 +731,9 @@ mod tests {
                 "embedder.dimension",
             ),
             ("[embedder]\nbatch = 0", "embedder.batch"),
+            (r#"vectors = "qdrant://host:6334""#, "vectors"),
+            ("vectors = \"\"", "vectors"),
+            ("vector_index_threshold = 10", "vector_index_threshold"),
             ("[embedder]\nmodel_path = \"x\"", "unknown field"),
         ] {
             let refused = settings(toml).expect_err(toml);

@@ -13,6 +13,7 @@ mod replay;
 mod roles;
 mod secrets;
 mod users;
+mod vector_replay;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,8 +48,9 @@ enum Action {
     Projector {
         /// `relational` (the default, on whichever database is configured),
         /// `postgres` (refused unless read_model is a postgres:// URL),
-        /// `graph` (the character graph, embedded or on Neo4j) or `neo4j`
-        /// (refused unless graph is a bolt:// URL).
+        /// `graph` (the character graph, embedded or on Neo4j), `neo4j`
+        /// (refused unless graph is a bolt:// URL) or `lancedb` (the
+        /// vectors of semantic search).
         #[arg(default_value = "relational")]
         projection: String,
     },
@@ -63,16 +65,19 @@ enum Action {
     /// PostgreSQL, into a new version beside the live one, then switched
     /// to without downtime. The graph: embedded, into a new file; on
     /// Neo4j, cleared and projected again (stop its projectors first).
-    /// With --into, builds a copy elsewhere.
+    /// The vectors (`lancedb`): in a local folder, into a new folder; on
+    /// an object store, emptied and projected again. With --into, builds
+    /// a copy elsewhere.
     Replay {
         /// `relational` (the default, on whichever database is configured)
-        /// or `postgres`; `graph` (embedded or Neo4j) or `neo4j`.
+        /// or `postgres`; `graph` (embedded or Neo4j) or `neo4j`; `lancedb`.
         #[arg(default_value = "relational")]
         projection: String,
         /// Build into this SQLite file (a path or sqlite://path) or empty
         /// PostgreSQL database (postgres://...), or for the graph on Neo4j
-        /// into the graph of this name, instead, leaving the live read
-        /// model alone (allowed while it runs).
+        /// into the graph of this name, or for the vectors into this
+        /// folder or s3:// URI, instead, leaving the live read model alone
+        /// (allowed while it runs).
         #[arg(long)]
         into: Option<String>,
         /// Build the model as it was at this time (RFC 3339) or position

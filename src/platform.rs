@@ -27,8 +27,10 @@ use studio_processing::{Pipeline, Processor, SqliteCheckpoints};
 use studio_projections::graph::GraphStore;
 use studio_projections::graph::embedded::EmbeddedGraph;
 use studio_projections::relational::{Relational, WatchedProgress};
+use studio_projections::vectors::VectorProjection;
 use studio_projections::{ProgressFeed, Projection, ReadModel};
-use studio_query_api::{Administration, AdministrationError, ForgetSummary, QueryApi};
+use studio_query_api::{Administration, AdministrationError, ForgetSummary, QueryApi, Vectors};
+use studio_vectors_lancedb::LanceVectors;
 use uuid::Uuid;
 
 use crate::config::Settings;
@@ -45,6 +47,8 @@ pub enum Store {
     CommandProcessor,
     /// The embedded character graph.
     Graph,
+    /// The vector read model in a local folder.
+    Vectors,
 }
 
 impl Store {
@@ -55,6 +59,7 @@ impl Store {
             Self::Processor => "processor.lock",
             Self::CommandProcessor => "command-processor.lock",
             Self::Graph => "graph.lock",
+            Self::Vectors => "vectors.lock",
         }
     }
 
@@ -64,6 +69,9 @@ impl Store {
             Self::ReadModel => "the read model (studio serve, studio projector or studio replay)",
             Self::Processor => "the document pipeline (studio serve or studio processor)",
             Self::Graph => "the embedded graph (studio serve, or studio projector graph)",
+            Self::Vectors => {
+                "the vectors (studio serve, studio projector lancedb or studio replay lancedb)"
+            }
             Self::CommandProcessor => {
                 "a command processor's store (studio serve or studio command-processor); \
                  give each command processor a data directory of its own"
@@ -244,6 +252,42 @@ pub async fn graph(settings: &Settings) -> anyhow::Result<GraphSide> {
     Ok(GraphSide::of(graph))
 }
 
+/// The vectors the settings name, unless they are off. The store holds
+/// vectors of the embedder's dimension.
+pub async fn vectors(settings: &Settings) -> anyhow::Result<Option<Vectors>> {
+    let Some(location) = settings.vectors_location() else {
+        return Ok(None);
+    };
+    let embedder = crate::embed::embedder(settings).await?;
+    let store = LanceVectors::open(
+        &location,
+        embedder.model(),
+        embedder.dimension(),
+        settings.vector_index_threshold,
+    )
+    .await
+    .with_context(|| format!("opening the vectors at {}", location.uri))?;
+    Ok(Some(Vectors {
+        store: Arc::new(store),
+        embedder,
+    }))
+}
+
+/// The vector projection: the log's texts and characters into `side`.
+pub fn vector_projection(
+    settings: &Settings,
+    side: &Vectors,
+    blobs: Arc<dyn BlobStore>,
+) -> Arc<VectorProjection> {
+    Arc::new(VectorProjection::new(
+        side.store.clone(),
+        side.embedder.clone(),
+        blobs,
+        // UTF-8 takes at most four bytes a character.
+        settings.limits.text_chars.saturating_mul(4),
+    ))
+}
+
 /// What a projector in another process applied, followed live: by file
 /// notifications on SQLite, by LISTEN/NOTIFY on PostgreSQL.
 pub async fn watched_progress(
@@ -385,6 +429,8 @@ pub struct ReadSide {
     pub progress: Arc<dyn ProgressFeed>,
     pub blobs: Arc<dyn BlobStore>,
     pub personal: Arc<PersonalData>,
+    /// Semantic search, unless the vectors are off.
+    pub vectors: Option<Vectors>,
 }
 
 pub fn query_api(
@@ -400,6 +446,7 @@ pub fn query_api(
         progress,
         blobs,
         personal,
+        vectors,
     } = reads;
     QueryApi {
         read: read_model,
@@ -409,6 +456,7 @@ pub fn query_api(
         administration,
         progress,
         blobs,
+        vectors,
         tokens: identity.tokens.clone(),
         consistency_wait: Duration::from_millis(settings.limits.read_wait_ms),
         text_limit: settings.limits.upload_bytes,

@@ -47,8 +47,14 @@ pub async fn run(
             }
             return crate::graph_replay::run(settings, projection, into).await;
         }
+        "lancedb" => {
+            if until.is_some() {
+                bail!("--until rebuilds the relational read model only");
+            }
+            return crate::vector_replay::run(settings, into).await;
+        }
         other => bail!(
-            "no projection {other:?}: replay `relational` (or `postgres`), or `graph` (or `neo4j`)"
+            "no projection {other:?}: replay `relational` (or `postgres`), `graph` (or `neo4j`) or `lancedb`"
         ),
     }
     if into.is_none() && until.is_some() {

@@ -24,6 +24,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _read_model_lock = platform::lock(&settings, Store::ReadModel)?;
     let _processor_lock = platform::lock(&settings, Store::Processor)?;
     let _graph_lock = graph_lock(&settings)?;
+    let _vectors_lock = vectors_lock(&settings)?;
     let shutdown = CancellationToken::new();
     // With the log on Kafka, this process owns partitions too; if that
     // stops (a fatal Kafka error), the whole process stops with it rather
@@ -74,6 +75,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         )
         .run(shutdown.clone()),
     );
+    let vectors = platform::vectors(&settings).await?;
+    let vector_projector = vectors.as_ref().map(|vectors| {
+        tokio::spawn(
+            Projector::new(
+                log.clone(),
+                platform::vector_projection(&settings, vectors, blobs.clone()),
+                LocalProgress::new(),
+                vector_projector_config(),
+            )
+            .run(shutdown.clone()),
+        )
+    });
     let pipeline = tokio::spawn(
         platform::processor(
             &settings,
@@ -106,6 +119,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 progress: Arc::new(progress),
                 blobs,
                 personal,
+                vectors,
             },
             Some(admin),
         )),
@@ -125,6 +139,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .context("the graph projector task")?
         .context("the graph projector")?;
+    if let Some(task) = vector_projector {
+        task.await
+            .context("the vector projector task")?
+            .context("the vector projector")?;
+    }
     if let Some((task, _lock)) = command_processor {
         task.await
             .context("the command processor task")?
@@ -205,8 +224,56 @@ fn graph_lock(settings: &Settings) -> anyhow::Result<Option<std::fs::File>> {
     }
 }
 
+/// The vectors' writer lock, for the data directory's folder. Elsewhere
+/// (another folder, an object store), run one vector projector per
+/// location.
+fn vectors_lock(settings: &Settings) -> anyhow::Result<Option<std::fs::File>> {
+    match settings.vectors.as_str() {
+        "local" => platform::lock(settings, Store::Vectors).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Smaller batches than the other projections': each may embed novels,
+/// and a restart redoes the batch it was in.
+fn vector_projector_config() -> ProjectorConfig {
+    ProjectorConfig {
+        batch_size: 1_000,
+        ..ProjectorConfig::default()
+    }
+}
+
+/// The vector projector alone: texts and characters into vectors.
+async fn vector_projector(settings: Settings) -> anyhow::Result<()> {
+    let _vectors_lock = vectors_lock(&settings)?;
+    let Some(vectors) = platform::vectors(&settings).await? else {
+        anyhow::bail!(
+            "the vectors are off (vectors = \"off\"): set vectors to \"local\" or an s3:// URI"
+        );
+    };
+    let log = platform::log_reader(&settings).await?;
+    let blobs = platform::blobs(&settings).await?;
+    let projection = platform::vector_projection(&settings, &vectors, blobs);
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        stop_signal().await;
+        stop.cancel();
+    });
+    tracing::info!(vectors = %settings.vectors, model = vectors.embedder.model(), "studio projector (lancedb) is running");
+    Projector::new(
+        log,
+        projection,
+        LocalProgress::new(),
+        vector_projector_config(),
+    )
+    .run(shutdown)
+    .await
+    .context("the vector projector")
+}
+
 /// The projector alone: tails the event log into the relational read
-/// model, or into the character graph.
+/// model, the character graph, or the vectors.
 pub async fn projector(settings: Settings, projection: &str) -> anyhow::Result<()> {
     match projection {
         "relational" => {}
@@ -219,9 +286,10 @@ pub async fn projector(settings: Settings, projection: &str) -> anyhow::Result<(
         "neo4j" => anyhow::bail!(
             "the graph is embedded (graph = \"sqlite\"): set graph to a bolt:// URL, or run `studio projector graph`"
         ),
-        other => {
-            anyhow::bail!("no projection {other:?}: `relational`, `postgres`, `graph` or `neo4j`")
-        }
+        "lancedb" => return vector_projector(settings).await,
+        other => anyhow::bail!(
+            "no projection {other:?}: `relational`, `postgres`, `graph`, `neo4j` or `lancedb`"
+        ),
     }
     // Projectors of a PostgreSQL read model fed by Kafka share the log's
     // partitions through a consumer group, from any data directory;
@@ -401,6 +469,7 @@ pub async fn query_api(settings: Settings) -> anyhow::Result<()> {
     let read_model = platform::read_model_reader(&settings).await?;
     let progress = platform::watched_progress(&settings, read_model.clone()).await?;
     let graph = platform::graph(&settings).await?;
+    let vectors = platform::vectors(&settings).await?;
     let router = http::router(
         None,
         Some(platform::query_api(
@@ -413,6 +482,7 @@ pub async fn query_api(settings: Settings) -> anyhow::Result<()> {
                 progress: Arc::new(progress),
                 blobs,
                 personal,
+                vectors,
             },
             None,
         )),

@@ -31,6 +31,8 @@ pub struct QueryApi {
     pub personal: Arc<PersonalData>,
     pub progress: Arc<dyn ProgressFeed>,
     pub blobs: Arc<dyn BlobStore>,
+    /// Semantic search, unless the vectors are off.
+    pub vectors: Option<Vectors>,
     pub tokens: Tokens,
     /// How long a query waits for the read model to reach its position.
     pub consistency_wait: Duration,
@@ -39,6 +41,14 @@ pub struct QueryApi {
     /// The administrative commands GraphQL offers admins, where this
     /// process also runs the command side.
     pub administration: Option<Arc<dyn Administration>>,
+}
+
+/// The vector read model, with the embedder that made its vectors (and
+/// embeds the queries, so both are of one model).
+#[derive(Clone)]
+pub struct Vectors {
+    pub store: Arc<dyn studio_projections::vectors::VectorStore>,
+    pub embedder: Arc<dyn studio_embedder::Embedder>,
 }
 
 /// Commands an admin may give through GraphQL.

@@ -13,4 +13,5 @@ mod operations;
 mod processing;
 mod restart;
 mod roles;
+mod search;
 mod tenancy;

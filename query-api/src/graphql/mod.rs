@@ -8,6 +8,7 @@ mod analysis;
 mod errors;
 mod graph;
 mod query;
+mod search;
 mod subscription;
 mod types;
 

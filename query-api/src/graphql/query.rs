@@ -11,6 +11,7 @@ use crate::{QueryApi, opened};
 pub struct QueryRoot(
     ReaderQuery,
     super::graph::GraphQuery,
+    super::search::SearchQuery,
     super::admin::AdminQuery,
 );
 

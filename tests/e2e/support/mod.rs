@@ -184,6 +184,24 @@ impl Server {
         Server::launch(dir, role, &[], vec![]).await
     }
 
+    /// `serve` on a fresh data directory, with more settings.
+    pub async fn start_with(env: Vec<(String, String)>) -> Server {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let mut server = Server::launch(temp.path(), "serve", &[], env).await;
+        server._temp = Some(temp);
+        server
+    }
+
+    /// `role` (with `args`) on `dir`, with more settings.
+    pub async fn start_role_with(
+        dir: &Path,
+        role: &'static str,
+        args: &[&'static str],
+        env: Vec<(String, String)>,
+    ) -> Server {
+        Server::launch(dir, role, args, env).await
+    }
+
     /// `role` (with `args`) on `dir`, its graph on the suite's Neo4j under
     /// the graph name `graph`.
     pub async fn start_on_neo4j(
@@ -263,6 +281,11 @@ impl Server {
                 command.env_remove(&name);
             }
         }
+        // Semantic search with the fast deterministic embedder, and exact
+        // searches (no index to train), unless a test says otherwise.
+        command
+            .env("STUDIO_EMBEDDER__KIND", "hashing")
+            .env("STUDIO_VECTOR_INDEX_THRESHOLD", "1000000");
         if let Some(url) = &self.read_model_url {
             command.env("STUDIO_READ_MODEL", url);
         }
@@ -328,6 +351,15 @@ impl Server {
 
     pub async fn restart(&mut self) {
         self.spawn().await;
+    }
+
+    /// Panics if the process has exited (a role that refused to start).
+    pub fn assert_running(&mut self) {
+        if let Some(child) = self.child.as_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            panic!("studio {} exited: {status}", self.role);
+        }
     }
 
     /// SIGKILL: no chance to flush or shut down cleanly.
