@@ -99,8 +99,29 @@ impl Differences<'_> {
     }
 }
 
+/// As JSON, object keys in order: equal values show alike whatever order
+/// their keys came in (serde_json keeps insertion order, since LanceDB
+/// turns its `preserve_order` on for the whole build).
 fn show(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).unwrap_or_default()
+    serde_json::to_value(value)
+        .map(|v| keys_sorted(v).to_string())
+        .unwrap_or_default()
+}
+
+fn keys_sorted(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(fields) => {
+            let mut fields: Vec<(String, Value)> = fields
+                .into_iter()
+                .map(|(k, v)| (k, keys_sorted(v)))
+                .collect();
+            fields.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(fields.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(keys_sorted).collect()),
+        other => other,
+    }
 }
 
 pub fn character(
@@ -172,4 +193,23 @@ pub fn owner(table: &str, legacy_id: i64, expected: Uuid, held: Uuid) -> Option<
         legacy: expected.to_string(),
         platform: held.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::show;
+
+    #[test]
+    fn equal_objects_show_alike_whatever_their_key_order() {
+        let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).expect("json");
+        let legacy = parse(r#"{"traits":["kind"],"importance":6,"nested":{"b":1,"a":2}}"#);
+        let platform = parse(r#"{"nested":{"a":2,"b":1},"importance":6,"traits":["kind"]}"#);
+        assert_eq!(show(&legacy), show(&platform));
+        assert_ne!(
+            show(&legacy),
+            show(&parse(
+                r#"{"traits":["unkind"],"importance":6,"nested":{"b":1,"a":2}}"#
+            ))
+        );
+    }
 }
