@@ -26,15 +26,21 @@ use uuid::Uuid;
 
 pub use tables::Location;
 
-/// Rows a table holds before it is worth an approximate index: below it an
-/// exact search over every row of the owner is fast enough.
-pub const DEFAULT_INDEX_THRESHOLD: usize = 20_000;
+/// Rows a table holds before it gets an approximate index. Exact search
+/// over 100,000 passages answers in about 66 ms at the median, and the
+/// IVF-PQ index found only 61% of the exact top ten there
+/// (`benches/vectors.rs`, docs/benchmarks.md): below this, exact answers
+/// are worth their time.
+pub const DEFAULT_INDEX_THRESHOLD: usize = 250_000;
 
 /// Through an index, `limit` times this many candidates are found with
 /// the compressed (PQ) vectors, then ranked by their true distance: the
 /// scores a search returns are exact cosines, and recall is higher.
 /// (Without an index the search is exact and this is not used.)
-const REFINE_FACTOR: u32 = 4;
+const REFINE_FACTOR: u32 = 10;
+/// IVF partitions searched through an index (of about the square root of
+/// the rows: 316 at 100,000); measured by `benches/vectors.rs`.
+const NPROBES: usize = 40;
 
 pub struct LanceVectors {
     passages: Table,
@@ -225,6 +231,8 @@ impl VectorStore for LanceVectors {
             .column("vector")
             .distance_type(DistanceType::Cosine)
             .refine_factor(REFINE_FACTOR)
+            .nprobes(NPROBES)
+            .map_err(unavailable("searching"))?
             .only_if(filter)
             .limit(limit)
             .execute()
@@ -268,6 +276,8 @@ impl VectorStore for LanceVectors {
             .column("vector")
             .distance_type(DistanceType::Cosine)
             .refine_factor(REFINE_FACTOR)
+            .nprobes(NPROBES)
+            .map_err(unavailable("searching"))?
             .only_if(format!(
                 "owner = {} AND id != {}",
                 quoted(owner),
