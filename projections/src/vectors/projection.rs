@@ -66,10 +66,6 @@ impl VectorProjection {
         }
     }
 
-    pub fn store(&self) -> &Arc<dyn VectorStore> {
-        &self.store
-    }
-
     /// Applies one event; true when it wrote rows or changed a character
     /// in `pending`.
     async fn apply_event(
