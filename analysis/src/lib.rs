@@ -104,6 +104,22 @@ pub fn passages(text: &str) -> Vec<Passage> {
     passages::passages(text, &index, &tokens, &sentences, &chapters)
 }
 
+/// The sentences of `text`, in order, as character offsets (`end`
+/// exclusive): where a mention is quoted from.
+pub fn sentences(text: &str) -> Vec<std::ops::Range<usize>> {
+    let index = text::CharIndex::new(text);
+    let tokens = tokens::tokenize(text);
+    let paragraphs = segment::paragraphs(text);
+    segment::sentences(text, &tokens, &paragraphs)
+        .into_iter()
+        .filter_map(|s| {
+            let first = tokens.get(s.tokens.0)?;
+            let last = tokens.get(s.tokens.1.checked_sub(1)?)?;
+            Some(index.chars_at(first.start)..index.chars_at(last.end))
+        })
+        .collect()
+}
+
 /// Analyses `text`.
 pub fn analyze(text: &str) -> Analysis {
     let index = text::CharIndex::new(text);

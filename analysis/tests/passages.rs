@@ -3,7 +3,7 @@
 //! any text.
 
 use proptest::prelude::*;
-use studio_analysis::{PASSAGE_CHARS, Passage, SHORT_PASSAGE_CHARS, analyze, passages};
+use studio_analysis::{PASSAGE_CHARS, Passage, SHORT_PASSAGE_CHARS, analyze, passages, sentences};
 
 fn slice(text: &str, p: &Passage) -> String {
     text.chars().skip(p.start).take(p.end - p.start).collect()
@@ -171,4 +171,22 @@ proptest! {
     fn any_prose(text in "([A-Z][a-z]{0,12}( [a-z]{1,12}){0,40}[.!?]( |\n|\n\n|\nCHAPTER [IVX]{1,4}\n\n)){0,60}") {
         check(&text)?;
     }
+}
+
+#[test]
+fn sentences_are_character_ranges_and_neither_titles_nor_quoted_cries_end_them() {
+    let text = "Mr. Darcy bowed. \u{201c}Ah, Élise!\u{201d} she cried.\n\nWas it so? Yes.";
+    let found: Vec<String> = sentences(text)
+        .into_iter()
+        .map(|r| text.chars().skip(r.start).take(r.end - r.start).collect())
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "Mr. Darcy bowed.",
+            "\u{201c}Ah, Élise!\u{201d} she cried.",
+            "Was it so?",
+            "Yes."
+        ]
+    );
 }

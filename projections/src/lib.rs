@@ -5,6 +5,7 @@
 //! projector announces what changed ([`ProjectionUpdate`]), which drives
 //! subscriptions and read-your-writes waits.
 
+mod analysis_blob;
 pub mod graph;
 mod progress;
 mod read_model;

@@ -1,6 +1,7 @@
-//! The vector read model on LanceDB: `passages`, `characters` and
-//! `checkpoints` tables in a local folder (embedded) or under an
-//! object-store URI (`s3://bucket/prefix`, production). Rows are written
+//! The vector read model on LanceDB: `passages` and `characters` with
+//! their vectors, and `documents`, `mentions`, `merges` and `checkpoints`
+//! that the projection keeps to make them, in a local folder (embedded)
+//! or under an object-store URI (`s3://bucket/prefix`, production). Rows are written
 //! with `merge_insert` on `id` (an upsert), every query filters on
 //! `owner`, and distances are cosine. A table past `index_threshold` rows
 //! gets an IVF-PQ index, which later calls bring up to date with the rows
@@ -13,14 +14,15 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use futures::TryStreamExt;
+use lancedb::arrow::arrow_array::RecordBatch;
 use lancedb::index::Index;
 use lancedb::index::vector::IvfPqIndexBuilder;
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
 use lancedb::table::OptimizeAction;
 use lancedb::{DistanceType, Table};
 use studio_projections::vectors::{
-    CharacterHit, CharacterRecord, PassageHit, PassageRecord, VectorError, VectorSnapshot,
-    VectorStore, check_limit, check_vector,
+    CharacterHit, CharacterRecord, DocumentSources, MentionRecord, MergeRecord, PassageHit,
+    PassageRecord, VectorError, VectorSnapshot, VectorStore, check_limit, check_vector,
 };
 use uuid::Uuid;
 
@@ -42,9 +44,15 @@ const REFINE_FACTOR: u32 = 10;
 /// the rows: 316 at 100,000); measured by `benches/vectors.rs`.
 const NPROBES: usize = 40;
 
+/// Ids in one `IN (...)` filter.
+const IDS_PER_FILTER: usize = 500;
+
 pub struct LanceVectors {
     passages: Table,
     characters: Table,
+    documents: Table,
+    mentions: Table,
+    merges: Table,
     checkpoints: Table,
     dimension: usize,
     index_threshold: usize,
@@ -58,6 +66,23 @@ fn unavailable(what: &str) -> impl Fn(lancedb::Error) -> VectorError + '_ {
 /// caller can inject.
 fn quoted(id: Uuid) -> String {
     format!("'{id}'")
+}
+
+/// `column IN (...)` of the ids.
+fn any_of(column: &str, ids: &[Uuid]) -> String {
+    let list: Vec<String> = ids.iter().copied().map(quoted).collect();
+    format!("{column} IN ({})", list.join(", "))
+}
+
+/// The rows a query answers.
+async fn fetch(query: impl ExecutableQuery, what: &str) -> Result<Vec<RecordBatch>, VectorError> {
+    query
+        .execute()
+        .await
+        .map_err(unavailable(what))?
+        .try_collect::<Vec<_>>()
+        .await
+        .map_err(unavailable(what))
 }
 
 impl LanceVectors {
@@ -96,17 +121,16 @@ impl LanceVectors {
         Ok(Self {
             passages: tables.passages,
             characters: tables.characters,
+            documents: tables.documents,
+            mentions: tables.mentions,
+            merges: tables.merges,
             checkpoints: tables.checkpoints,
             dimension,
             index_threshold,
         })
     }
 
-    async fn upsert(
-        &self,
-        table: &Table,
-        batch: lancedb::arrow::arrow_array::RecordBatch,
-    ) -> Result<(), VectorError> {
+    async fn upsert(&self, table: &Table, batch: RecordBatch) -> Result<(), VectorError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -170,12 +194,106 @@ impl VectorStore for LanceVectors {
             .await
     }
 
-    async fn remove_document(&self, document_id: Uuid) -> Result<(), VectorError> {
+    async fn remove_passages(&self, document_id: Uuid) -> Result<(), VectorError> {
         self.passages
             .delete(format!("document_id = {}", quoted(document_id)).as_str())
             .await
             .map_err(unavailable("removing passages"))?;
         Ok(())
+    }
+
+    async fn remove_mentions(&self, document_id: Uuid) -> Result<Vec<Uuid>, VectorError> {
+        let filter = format!("document_id = {}", quoted(document_id));
+        let found = fetch(
+            self.mentions.query().only_if(filter.clone()),
+            "reading mentions",
+        )
+        .await?;
+        let mut characters: Vec<Uuid> = rows::mention_records(&found)?
+            .into_iter()
+            .map(|m| m.character_id)
+            .collect();
+        characters.sort();
+        characters.dedup();
+        if !characters.is_empty() {
+            self.mentions
+                .delete(&filter)
+                .await
+                .map_err(unavailable("removing mentions"))?;
+        }
+        Ok(characters)
+    }
+
+    async fn remove_document(&self, document_id: Uuid) -> Result<Vec<Uuid>, VectorError> {
+        self.remove_passages(document_id).await?;
+        let characters = self.remove_mentions(document_id).await?;
+        self.documents
+            .delete(&format!("id = {}", quoted(document_id)))
+            .await
+            .map_err(unavailable("removing a document"))?;
+        Ok(characters)
+    }
+
+    async fn document_sources(
+        &self,
+        document_id: Uuid,
+    ) -> Result<Option<DocumentSources>, VectorError> {
+        let found = fetch(
+            self.documents
+                .query()
+                .only_if(format!("id = {}", quoted(document_id))),
+            "reading a document",
+        )
+        .await?;
+        rows::sources(&found)
+    }
+
+    async fn set_document_sources(
+        &self,
+        document_id: Uuid,
+        sources: &DocumentSources,
+    ) -> Result<(), VectorError> {
+        self.upsert(
+            &self.documents,
+            rows::document_sources(document_id, sources)?,
+        )
+        .await
+    }
+
+    async fn upsert_mentions(&self, records: Vec<MentionRecord>) -> Result<(), VectorError> {
+        self.upsert(&self.mentions, rows::mentions(&records)?).await
+    }
+
+    async fn mentions(&self, character_ids: &[Uuid]) -> Result<Vec<MentionRecord>, VectorError> {
+        let mut found = Vec::new();
+        for ids in character_ids.chunks(IDS_PER_FILTER) {
+            let batches = fetch(
+                self.mentions.query().only_if(any_of("character_id", ids)),
+                "reading mentions",
+            )
+            .await?;
+            found.extend(rows::mention_records(&batches)?);
+        }
+        found.sort_by_key(|m| (m.document_id, m.character_id));
+        Ok(found)
+    }
+
+    async fn record_merge(&self, merge: MergeRecord) -> Result<(), VectorError> {
+        self.upsert(&self.merges, rows::merge(&merge)?).await
+    }
+
+    async fn merges(&self, owners: &[Uuid]) -> Result<Vec<MergeRecord>, VectorError> {
+        let mut found = Vec::new();
+        for owners in owners.chunks(IDS_PER_FILTER) {
+            let batches = fetch(
+                self.merges.query().only_if(any_of("owner", owners)),
+                "reading merges",
+            )
+            .await?;
+            found.extend(rows::merge_records(&batches)?);
+        }
+        found.sort_by_key(|m| m.merged);
+        Ok(found)
     }
 
     async fn upsert_characters(&self, records: Vec<CharacterRecord>) -> Result<(), VectorError> {
@@ -198,16 +316,13 @@ impl VectorStore for LanceVectors {
     }
 
     async fn character(&self, id: Uuid) -> Result<Option<CharacterRecord>, VectorError> {
-        let batches = self
-            .characters
-            .query()
-            .only_if(format!("id = {}", quoted(id)))
-            .execute()
-            .await
-            .map_err(unavailable("reading a character"))?
-            .try_collect::<Vec<_>>()
-            .await
-            .map_err(unavailable("reading a character"))?;
+        let batches = fetch(
+            self.characters
+                .query()
+                .only_if(format!("id = {}", quoted(id))),
+            "reading a character",
+        )
+        .await?;
         Ok(rows::character_records(&batches)?.into_iter().next())
     }
 
@@ -224,7 +339,7 @@ impl VectorStore for LanceVectors {
         if let Some(document) = document_id {
             filter.push_str(&format!(" AND document_id = {}", quoted(document)));
         }
-        let batches = self
+        let query = self
             .passages
             .vector_search(vector.to_vec())
             .map_err(unavailable("searching passages"))?
@@ -234,13 +349,8 @@ impl VectorStore for LanceVectors {
             .nprobes(NPROBES)
             .map_err(unavailable("searching"))?
             .only_if(filter)
-            .limit(limit)
-            .execute()
-            .await
-            .map_err(unavailable("searching passages"))?
-            .try_collect::<Vec<_>>()
-            .await
-            .map_err(unavailable("searching passages"))?;
+            .limit(limit);
+        let batches = fetch(query, "searching passages").await?;
         rows::passage_hits(&batches)
     }
 
@@ -251,25 +361,22 @@ impl VectorStore for LanceVectors {
         limit: usize,
     ) -> Result<Option<Vec<CharacterHit>>, VectorError> {
         check_limit(limit)?;
-        let own = self
-            .characters
-            .query()
-            .only_if(format!(
-                "owner = {} AND id = {}",
-                quoted(owner),
-                quoted(character_id)
-            ))
-            .select(Select::columns(&["id", "vector"]))
-            .execute()
-            .await
-            .map_err(unavailable("reading a character"))?
-            .try_collect::<Vec<_>>()
-            .await
-            .map_err(unavailable("reading a character"))?;
+        let own = fetch(
+            self.characters
+                .query()
+                .only_if(format!(
+                    "owner = {} AND id = {}",
+                    quoted(owner),
+                    quoted(character_id)
+                ))
+                .select(Select::columns(&["id", "vector"])),
+            "reading a character",
+        )
+        .await?;
         let Some((_, vector)) = rows::ids_and_vectors(&own)?.into_iter().next() else {
             return Ok(None);
         };
-        let batches = self
+        let query = self
             .characters
             .vector_search(vector)
             .map_err(unavailable("searching characters"))?
@@ -283,26 +390,13 @@ impl VectorStore for LanceVectors {
                 quoted(owner),
                 quoted(character_id)
             ))
-            .limit(limit)
-            .execute()
-            .await
-            .map_err(unavailable("searching characters"))?
-            .try_collect::<Vec<_>>()
-            .await
-            .map_err(unavailable("searching characters"))?;
+            .limit(limit);
+        let batches = fetch(query, "searching characters").await?;
         rows::character_hits(&batches).map(Some)
     }
 
     async fn checkpoint(&self) -> Result<BTreeMap<u32, u64>, VectorError> {
-        let batches = self
-            .checkpoints
-            .query()
-            .execute()
-            .await
-            .map_err(unavailable("reading checkpoints"))?
-            .try_collect::<Vec<_>>()
-            .await
-            .map_err(unavailable("reading checkpoints"))?;
+        let batches = fetch(self.checkpoints.query(), "reading checkpoints").await?;
         rows::checkpoints(&batches)
     }
 
@@ -322,15 +416,11 @@ impl VectorStore for LanceVectors {
             (&self.passages, &mut snapshot.passages),
             (&self.characters, &mut snapshot.characters),
         ] {
-            let batches = table
-                .query()
-                .select(Select::columns(&["id", "vector"]))
-                .execute()
-                .await
-                .map_err(unavailable("reading vectors"))?
-                .try_collect::<Vec<_>>()
-                .await
-                .map_err(unavailable("reading vectors"))?;
+            let batches = fetch(
+                table.query().select(Select::columns(&["id", "vector"])),
+                "reading vectors",
+            )
+            .await?;
             let mut rows = rows::ids_and_vectors(&batches)?;
             rows.sort_by_key(|(id, _)| *id);
             *into = rows;

@@ -10,11 +10,15 @@ use lancedb::arrow::arrow_array::{
 };
 use lancedb::arrow::arrow_schema::{DataType, Field};
 use studio_projections::vectors::{
-    CharacterHit, CharacterRecord, PassageHit, PassageRecord, VectorError,
+    CharacterHit, CharacterRecord, DocumentSources, MentionRecord, MergeRecord, PassageHit,
+    PassageRecord, VectorError,
 };
 use uuid::Uuid;
 
-use crate::tables::{characters_schema, checkpoints_schema, meta_schema, passages_schema};
+use crate::tables::{
+    characters_schema, checkpoints_schema, documents_schema, mentions_schema, merges_schema,
+    meta_schema, passages_schema,
+};
 
 fn corrupt(e: impl std::fmt::Display) -> VectorError {
     VectorError::Corrupt(e.to_string())
@@ -22,6 +26,18 @@ fn corrupt(e: impl std::fmt::Display) -> VectorError {
 
 fn strings<'a>(values: impl Iterator<Item = &'a str>) -> ArrayRef {
     Arc::new(StringArray::from_iter_values(values))
+}
+
+fn json_lists<'a>(
+    lists: impl Iterator<Item = &'a Vec<String>>,
+) -> Result<Vec<String>, VectorError> {
+    lists
+        .map(|list| serde_json::to_string(list).map_err(corrupt))
+        .collect()
+}
+
+fn json_list(text: &str) -> Result<Vec<String>, VectorError> {
+    serde_json::from_str(text).map_err(corrupt)
 }
 
 fn vectors<'a>(
@@ -73,10 +89,8 @@ pub(crate) fn characters(
 ) -> Result<RecordBatch, VectorError> {
     let ids: Vec<String> = records.iter().map(|r| r.id.to_string()).collect();
     let owners: Vec<String> = records.iter().map(|r| r.owner.to_string()).collect();
-    let aliases: Vec<String> = records
-        .iter()
-        .map(|r| serde_json::to_string(&r.aliases).map_err(corrupt))
-        .collect::<Result<_, _>>()?;
+    let aliases = json_lists(records.iter().map(|r| &r.aliases))?;
+    let mentions = json_lists(records.iter().map(|r| &r.mentions))?;
     RecordBatch::try_new(
         characters_schema(dimension)?,
         vec![
@@ -85,10 +99,60 @@ pub(crate) fn characters(
             strings(records.iter().map(|r| r.name.as_str())),
             strings(aliases.iter().map(String::as_str)),
             strings(records.iter().map(|r| r.profile.as_str())),
+            strings(mentions.iter().map(String::as_str)),
             vectors(records.iter().map(|r| &r.vector), dimension)?,
         ],
     )
     .map_err(|e| VectorError::Invalid(e.to_string()))
+}
+
+pub(crate) fn document_sources(
+    document_id: Uuid,
+    sources: &DocumentSources,
+) -> Result<RecordBatch, VectorError> {
+    RecordBatch::try_new(
+        documents_schema(),
+        vec![
+            strings(std::iter::once(document_id.to_string().as_str())),
+            Arc::new(StringArray::from(vec![sources.text_ref.clone()])),
+            Arc::new(StringArray::from(vec![sources.analysis_ref.clone()])),
+        ],
+    )
+    .map_err(corrupt)
+}
+
+pub(crate) fn mentions(records: &[MentionRecord]) -> Result<RecordBatch, VectorError> {
+    let ids: Vec<String> = records
+        .iter()
+        .map(|r| format!("{}/{}", r.character_id, r.document_id))
+        .collect();
+    let characters: Vec<String> = records.iter().map(|r| r.character_id.to_string()).collect();
+    let documents: Vec<String> = records.iter().map(|r| r.document_id.to_string()).collect();
+    let owners: Vec<String> = records.iter().map(|r| r.owner.to_string()).collect();
+    let sentences = json_lists(records.iter().map(|r| &r.sentences))?;
+    RecordBatch::try_new(
+        mentions_schema(),
+        vec![
+            strings(ids.iter().map(String::as_str)),
+            strings(characters.iter().map(String::as_str)),
+            strings(documents.iter().map(String::as_str)),
+            strings(owners.iter().map(String::as_str)),
+            strings(sentences.iter().map(String::as_str)),
+        ],
+    )
+    .map_err(corrupt)
+}
+
+pub(crate) fn merge(merge: &MergeRecord) -> Result<RecordBatch, VectorError> {
+    RecordBatch::try_new(
+        merges_schema(),
+        vec![
+            strings(std::iter::once(merge.merged.to_string().as_str())),
+            strings(std::iter::once(merge.into.to_string().as_str())),
+            strings(std::iter::once(merge.owner.to_string().as_str())),
+        ],
+    )
+    .map_err(corrupt)
 }
 
 pub(crate) fn checkpoint_batch(next: &BTreeMap<u32, u64>) -> Result<RecordBatch, VectorError> {
@@ -174,11 +238,12 @@ pub(crate) fn character_records(
 ) -> Result<Vec<CharacterRecord>, VectorError> {
     let mut records = Vec::new();
     for batch in batches {
-        let (owners, names, aliases, profiles) = (
+        let (owners, names, aliases, profiles, mentions) = (
             column::<StringArray>(batch, "owner")?,
             column::<StringArray>(batch, "name")?,
             column::<StringArray>(batch, "aliases")?,
             column::<StringArray>(batch, "profile")?,
+            column::<StringArray>(batch, "mentions")?,
         );
         let vectors = ids_and_vectors(std::slice::from_ref(batch))?;
         for (i, (id, vector)) in vectors.into_iter().enumerate() {
@@ -186,9 +251,68 @@ pub(crate) fn character_records(
                 id,
                 owner: uuid(owners.value(i))?,
                 name: names.value(i).to_owned(),
-                aliases: serde_json::from_str(aliases.value(i)).map_err(corrupt)?,
+                aliases: json_list(aliases.value(i))?,
                 profile: profiles.value(i).to_owned(),
+                mentions: json_list(mentions.value(i))?,
                 vector,
+            });
+        }
+    }
+    Ok(records)
+}
+
+pub(crate) fn sources(batches: &[RecordBatch]) -> Result<Option<DocumentSources>, VectorError> {
+    let optional =
+        |column: &StringArray, i: usize| (!column.is_null(i)).then(|| column.value(i).to_owned());
+    for batch in batches {
+        let (texts, analyses) = (
+            column::<StringArray>(batch, "text_ref")?,
+            column::<StringArray>(batch, "analysis_ref")?,
+        );
+        if batch.num_rows() > 0 {
+            return Ok(Some(DocumentSources {
+                text_ref: optional(texts, 0),
+                analysis_ref: optional(analyses, 0),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+pub(crate) fn mention_records(batches: &[RecordBatch]) -> Result<Vec<MentionRecord>, VectorError> {
+    let mut records = Vec::new();
+    for batch in batches {
+        let (characters, documents, owners, sentences) = (
+            column::<StringArray>(batch, "character_id")?,
+            column::<StringArray>(batch, "document_id")?,
+            column::<StringArray>(batch, "owner")?,
+            column::<StringArray>(batch, "sentences")?,
+        );
+        for i in 0..batch.num_rows() {
+            records.push(MentionRecord {
+                character_id: uuid(characters.value(i))?,
+                document_id: uuid(documents.value(i))?,
+                owner: uuid(owners.value(i))?,
+                sentences: json_list(sentences.value(i))?,
+            });
+        }
+    }
+    Ok(records)
+}
+
+pub(crate) fn merge_records(batches: &[RecordBatch]) -> Result<Vec<MergeRecord>, VectorError> {
+    let mut records = Vec::new();
+    for batch in batches {
+        let (ids, into, owners) = (
+            column::<StringArray>(batch, "id")?,
+            column::<StringArray>(batch, "into_id")?,
+            column::<StringArray>(batch, "owner")?,
+        );
+        for i in 0..batch.num_rows() {
+            records.push(MergeRecord {
+                merged: uuid(ids.value(i))?,
+                into: uuid(into.value(i))?,
+                owner: uuid(owners.value(i))?,
             });
         }
     }

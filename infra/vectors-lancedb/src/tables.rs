@@ -27,10 +27,21 @@ impl Location {
 pub(crate) struct Tables {
     pub passages: Table,
     pub characters: Table,
+    pub documents: Table,
+    pub mentions: Table,
+    pub merges: Table,
     pub checkpoints: Table,
 }
 
-const TABLES: [&str; 4] = ["passages", "characters", "checkpoints", "meta"];
+const TABLES: [&str; 7] = [
+    "passages",
+    "characters",
+    "documents",
+    "mentions",
+    "merges",
+    "checkpoints",
+    "meta",
+];
 /// The row of `meta` that names the model of the vectors.
 const MODEL: &str = "model";
 
@@ -68,8 +79,41 @@ pub(crate) fn characters_schema(dimension: usize) -> Result<SchemaRef, VectorErr
         // A JSON array of strings.
         Field::new("aliases", DataType::Utf8, false),
         Field::new("profile", DataType::Utf8, false),
+        // A JSON array of strings.
+        Field::new("mentions", DataType::Utf8, false),
         vector_field(dimension)?,
     ])))
+}
+
+/// Where each document's text and analysis are.
+pub(crate) fn documents_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("text_ref", DataType::Utf8, true),
+        Field::new("analysis_ref", DataType::Utf8, true),
+    ]))
+}
+
+/// The sentences of a character in a document; `id` is
+/// `character_id/document_id`.
+pub(crate) fn mentions_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("character_id", DataType::Utf8, false),
+        Field::new("document_id", DataType::Utf8, false),
+        Field::new("owner", DataType::Utf8, false),
+        // A JSON array of strings.
+        Field::new("sentences", DataType::Utf8, false),
+    ]))
+}
+
+/// Merged characters (`id`) and the character each went into (`into_id`).
+pub(crate) fn merges_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("into_id", DataType::Utf8, false),
+        Field::new("owner", DataType::Utf8, false),
+    ]))
 }
 
 pub(crate) fn checkpoints_schema() -> SchemaRef {
@@ -137,7 +181,8 @@ pub(crate) async fn open(
         if found.fields() != schema.fields() {
             return Err(VectorError::Corrupt(format!(
                 "the table {name} at {} was made for other rows (another embedding \
-                 dimension?): rebuild it with `studio replay lancedb`",
+                 dimension, or an earlier version of studio): rebuild it with \
+                 `studio replay lancedb`",
                 location.uri
             )));
         }
@@ -158,6 +203,9 @@ pub(crate) async fn open(
     Ok(Tables {
         passages: open("passages", passages_schema(dimension)?).await?,
         characters: open("characters", characters_schema(dimension)?).await?,
+        documents: open("documents", documents_schema()).await?,
+        mentions: open("mentions", mentions_schema()).await?,
+        merges: open("merges", merges_schema()).await?,
         checkpoints: open("checkpoints", checkpoints_schema()).await?,
     })
 }

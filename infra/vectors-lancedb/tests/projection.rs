@@ -13,12 +13,18 @@ use studio_domain::character::{
     CharacterAliasAdded, CharacterCreated, CharacterDeleted, CharacterEvent, CharacterMerged,
     CharacterOrigin, CharacterProfileUpdated, CharacterRenamed,
 };
-use studio_domain::document::processing::TextExtracted;
+use studio_domain::document::processing::{
+    CharactersDetected, DetectedCharacter, DocumentAnalysed, TextExtracted,
+};
 use studio_domain::document::{DocumentDeleted, DocumentEvent};
 use studio_domain::{CharacterId, UserId};
 use studio_embedder::{Embedder, HashingEmbedder};
+use studio_event_log::StoredEvent;
 use studio_projections::graph::conformance::History;
-use studio_projections::vectors::{VectorProjection, VectorSnapshot, VectorStore, passage_texts};
+use studio_projections::vectors::{
+    CharacterRecord, MentionSentences, VectorProjection, VectorSnapshot, VectorStore,
+    character_text, passage_texts,
+};
 use studio_projections::{Projection, ProjectionError};
 use studio_vectors_lancedb::{LanceVectors, Location};
 use uuid::Uuid;
@@ -98,6 +104,61 @@ fn extracted(blob: &StoredBlob, text: &str) -> DocumentEvent {
             .single()
             .unwrap_or_default(),
     })
+}
+
+fn at_noon() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn analysed(blob: &StoredBlob, analysis: &studio_analysis::Analysis) -> DocumentEvent {
+    DocumentEvent::Analysed(DocumentAnalysed {
+        analysis_ref: blob.blob_ref.to_string(),
+        analyser: studio_analysis::ANALYSER.into(),
+        words: analysis.words as u64,
+        sentences: analysis.sentences as u64,
+        paragraphs: analysis.paragraphs as u64,
+        chapters: analysis.chapters.len() as u64,
+        flesch_reading_ease: 0.0,
+        flesch_kincaid_grade: 0.0,
+        dialogue_share: 0.0,
+        analysed_at: at_noon(),
+    })
+}
+
+/// The analysis' character named `name`, as detected for `id`.
+fn detected(analysis: &studio_analysis::Analysis, name: &str, id: Uuid) -> DetectedCharacter {
+    let found = analysis
+        .characters
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("the analysis finds {name}"));
+    DetectedCharacter {
+        character_id: CharacterId::from_uuid(id),
+        local_ids: vec![found.id.clone()],
+        name: found.name.clone(),
+        mentions: found.mentions as u64,
+        first_mention: found.first_mention as u64,
+        linked: false,
+    }
+}
+
+/// What the projection should quote for the analysis' character `name`.
+fn quoted(text: &str, analysis: &studio_analysis::Analysis, name: &str) -> Vec<String> {
+    let local = &analysis
+        .characters
+        .iter()
+        .find(|c| c.name == name)
+        .expect("the character")
+        .id;
+    let mentions: Vec<std::ops::Range<usize>> = analysis
+        .mentions
+        .iter()
+        .filter(|m| &m.character_id == local)
+        .map(|m| m.start..m.end)
+        .collect();
+    MentionSentences::new(text).representative(&mentions)
 }
 
 fn created(
@@ -419,4 +480,155 @@ fn same(found: &VectorSnapshot, expected: &VectorSnapshot, what: &str) {
         let differing = found.iter().zip(expected).filter(|(a, b)| a != b).count();
         assert_eq!(differing, 0, "{what}: {table}: {differing} vectors differ");
     }
+}
+
+#[tokio::test]
+async fn characters_carry_the_sentences_that_mention_them_whatever_the_order() {
+    let fixture = Fixture::new().await;
+    let owner = Uuid::new_v4();
+    let text = novel();
+    let analysis = studio_analysis::analyze(&text);
+    let text_blob = fixture.text(&text).await;
+    let analysis_blob = fixture
+        .text(&serde_json::to_string(&analysis).expect("json"))
+        .await;
+    let (book, buck, thornton, perrault) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    let mut history = History::default();
+    history.document(book, owner, extracted(&text_blob, &text));
+    history.document(book, owner, analysed(&analysis_blob, &analysis));
+    history.document(
+        book,
+        owner,
+        DocumentEvent::CharactersDetected(CharactersDetected {
+            characters: vec![
+                detected(&analysis, "Buck", buck),
+                detected(&analysis, "John Thornton", thornton),
+                detected(&analysis, "Perrault", perrault),
+            ],
+        }),
+    );
+    for (id, name) in [
+        (buck, "Buck"),
+        (thornton, "John Thornton"),
+        (perrault, "Perrault"),
+    ] {
+        history.character(id, owner, created(owner, name, &[], json!({})));
+    }
+    // Perrault is merged into Thornton: Thornton's vector quotes both.
+    history.character(
+        perrault,
+        owner,
+        CharacterEvent::Merged(CharacterMerged {
+            into_id: CharacterId::from_uuid(thornton),
+        }),
+    );
+    let events = history.events().to_vec();
+    let documents_first = ordered(&events, |e| e.envelope.aggregatetype != "document");
+    let characters_first = ordered(&events, |e| e.envelope.aggregatetype == "document");
+
+    let (store, projection) = fixture.projection("documents-first").await;
+    projection.apply(&documents_first).await.expect("apply");
+    let buck_record = store.character(buck).await.expect("read").expect("Buck");
+    let expected = quoted(&text, &analysis, "Buck");
+    assert_eq!(expected.len(), 3, "{expected:?}");
+    assert!(expected.iter().all(|s| s.contains("Buck")), "{expected:?}");
+    assert_eq!(buck_record.mentions, expected);
+    assert_eq!(
+        buck_record.vector,
+        embedding(&fixture, &buck_record).await,
+        "the vector is of the names and the mentions"
+    );
+    let thornton_record = store
+        .character(thornton)
+        .await
+        .expect("read")
+        .expect("Thornton");
+    let mut both = quoted(&text, &analysis, "John Thornton");
+    both.extend(quoted(&text, &analysis, "Perrault"));
+    let mut found = thornton_record.mentions.clone();
+    found.sort();
+    both.sort();
+    assert_eq!(found, both, "its own and the merged character's");
+    assert_eq!(store.character(perrault).await.expect("read"), None);
+
+    // Characters before their document, or one event at a time: the same.
+    let (other, projection) = fixture.projection("characters-first").await;
+    projection.apply(&characters_first).await.expect("apply");
+    let (single, projection) = fixture.projection("one-by-one").await;
+    for event in &characters_first {
+        projection
+            .apply(std::slice::from_ref(event))
+            .await
+            .expect("apply");
+    }
+    let expected = store.snapshot().await.expect("snapshot");
+    same(
+        &other.snapshot().await.expect("snapshot"),
+        &expected,
+        "characters first",
+    );
+    same(
+        &single.snapshot().await.expect("snapshot"),
+        &expected,
+        "one by one",
+    );
+    for id in [buck, thornton] {
+        assert_eq!(
+            other.character(id).await.expect("read"),
+            store.character(id).await.expect("read")
+        );
+    }
+
+    // The document goes: so do its mentions, from the vectors too.
+    let mut more = history.continued();
+    more.document(book, owner, DocumentEvent::Deleted(DocumentDeleted {}));
+    projection.apply(more.events()).await.expect("apply");
+    let bare = single.character(buck).await.expect("read").expect("Buck");
+    assert!(bare.mentions.is_empty(), "{:?}", bare.mentions);
+    assert_eq!(bare.vector, embedding(&fixture, &bare).await);
+    assert_ne!(bare.vector, buck_record.vector);
+}
+
+#[tokio::test]
+async fn characters_of_a_document_without_its_text_are_the_events_fault() {
+    let fixture = Fixture::new().await;
+    let (store, projection) = fixture.projection("vectors").await;
+    let (owner, book, buck) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let mut history = History::default();
+    history.document(
+        book,
+        owner,
+        DocumentEvent::CharactersDetected(CharactersDetected {
+            characters: vec![DetectedCharacter {
+                character_id: CharacterId::from_uuid(buck),
+                local_ids: vec!["c1".into()],
+                name: "Buck".into(),
+                mentions: 1,
+                first_mention: 0,
+                linked: false,
+            }],
+        }),
+    );
+    let error = projection
+        .apply(history.events())
+        .await
+        .expect_err("no text, no analysis");
+    assert!(error.is_poison(), "{error:?}");
+    assert!(store.mentions(&[buck]).await.expect("mentions").is_empty());
+}
+
+/// The events with those `later` after the others, each stream in order.
+fn ordered(events: &[StoredEvent], later: impl Fn(&StoredEvent) -> bool) -> Vec<StoredEvent> {
+    let mut events = events.to_vec();
+    events.sort_by_key(|e| later(e));
+    events
+}
+
+async fn embedding(fixture: &Fixture, record: &CharacterRecord) -> Vec<f32> {
+    query(&fixture.embedder, &character_text(record)).await
 }

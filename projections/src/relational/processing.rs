@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use sqlx::{AnyConnection, Row};
 use studio_analysis::Analysis;
-use studio_blob_store::{BlobRef, BlobStore};
+use studio_blob_store::BlobStore;
 use studio_domain::document::DocumentEvent;
 use studio_domain::document::processing::Stage;
 use studio_domain::rules;
@@ -18,9 +18,7 @@ use super::apply::{int, timestamp};
 use super::dialect::Dialect;
 use super::rows::{self, Ty, Val};
 use crate::ProjectionError;
-
-/// Largest analysis blob a projection reads (a long novel's is a few MB).
-const MAX_ANALYSIS_BYTES: u64 = 512 * 1024 * 1024;
+use crate::analysis_blob::read_analysis;
 
 /// Tables holding what processing found, each keyed by `document_id`.
 const DERIVED: &[&str] = &[
@@ -376,19 +374,6 @@ pub(super) async fn event(
         DocumentEvent::Uploaded(_) | DocumentEvent::Renamed(_) | DocumentEvent::Deleted(_) => {}
     }
     Ok(())
-}
-
-async fn read_analysis(
-    blobs: &dyn BlobStore,
-    reference: &str,
-) -> Result<Analysis, ProjectionError> {
-    let corrupt = |e: String| ProjectionError::Corrupt(format!("analysis {reference}: {e}"));
-    let blob = BlobRef::parse(reference).map_err(|e| corrupt(e.to_string()))?;
-    let bytes = blobs
-        .get(&blob, MAX_ANALYSIS_BYTES)
-        .await
-        .map_err(|e| ProjectionError::Blob(e.to_string()))?;
-    serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))
 }
 
 async fn insert_chapters(

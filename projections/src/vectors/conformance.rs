@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use super::{CharacterRecord, MAX_LIMIT, PassageRecord, VectorError, VectorStore};
+use super::{
+    CharacterRecord, DocumentSources, MAX_LIMIT, MentionRecord, MergeRecord, PassageRecord,
+    VectorError, VectorStore,
+};
 
 pub const DIMENSION: usize = 8;
 
@@ -38,6 +41,10 @@ pub fn character(owner: Uuid, name: &str, vector: Vec<f32>) -> CharacterRecord {
         name: name.to_owned(),
         aliases: vec![format!("{name} the Elder"), "O'Brien".into()],
         profile: format!("{name}, who said \"no\"."),
+        mentions: vec![
+            format!("\u{201c}Hi,\u{201d} said {name}."),
+            "O'Neill's.".into(),
+        ],
         vector,
     }
 }
@@ -51,6 +58,7 @@ pub async fn run(store: &dyn VectorStore) {
     characters_are_compared_within_their_owner(store).await;
     bad_rows_and_queries_are_refused_and_change_nothing(store).await;
     checkpoints_round_trip(store).await;
+    documents_mentions_and_merges_are_kept(store).await;
 }
 
 async fn starts_empty(store: &dyn VectorStore) {
@@ -176,7 +184,153 @@ async fn upserts_replace_and_removals_remove(store: &dyn VectorStore) {
         .expect("search");
     assert_eq!(left.len(), 1, "another document's passages stay");
     // Removing what is not there is fine.
-    store.remove_document(book).await.expect("remove again");
+    assert!(
+        store
+            .remove_document(book)
+            .await
+            .expect("remove again")
+            .is_empty()
+    );
+}
+
+fn mention(owner: Uuid, character_id: Uuid, document_id: Uuid, said: &str) -> MentionRecord {
+    MentionRecord {
+        character_id,
+        document_id,
+        owner,
+        sentences: vec![
+            format!("\u{201c}{said}\u{201d}, it's said."),
+            "Then.".into(),
+        ],
+    }
+}
+
+async fn documents_mentions_and_merges_are_kept(store: &dyn VectorStore) {
+    let (owner, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let (book, sequel) = (Uuid::new_v4(), Uuid::new_v4());
+    assert_eq!(store.document_sources(book).await.expect("sources"), None);
+    let text_only = DocumentSources {
+        text_ref: Some("blob:sha256:ab".into()),
+        analysis_ref: None,
+    };
+    store
+        .set_document_sources(book, &text_only)
+        .await
+        .expect("set");
+    assert_eq!(
+        store.document_sources(book).await.expect("sources"),
+        Some(text_only.clone())
+    );
+    let both = DocumentSources {
+        analysis_ref: Some("blob:sha256:cd".into()),
+        ..text_only
+    };
+    store.set_document_sources(book, &both).await.expect("set");
+    assert_eq!(
+        store.document_sources(book).await.expect("sources"),
+        Some(both.clone()),
+        "replaced, not added"
+    );
+    store
+        .set_document_sources(sequel, &both)
+        .await
+        .expect("set");
+
+    let (buck, spitz) = (Uuid::new_v4(), Uuid::new_v4());
+    let written = vec![
+        mention(owner, buck, book, "Buck"),
+        mention(owner, spitz, book, "Spitz"),
+        mention(owner, buck, sequel, "Buck again"),
+    ];
+    store
+        .upsert_mentions(written.clone())
+        .await
+        .expect("mentions");
+    let mut rewritten = mention(owner, buck, book, "Buck, rewritten");
+    rewritten.sentences.push("More.".into());
+    store
+        .upsert_mentions(vec![rewritten.clone()])
+        .await
+        .expect("mentions");
+    let mut expected = vec![rewritten.clone(), written[2].clone()];
+    expected.sort_by_key(|m| m.document_id);
+    assert_eq!(
+        store.mentions(&[buck]).await.expect("mentions"),
+        expected,
+        "by document; one row per character and document"
+    );
+    assert!(store.mentions(&[]).await.expect("none").is_empty());
+    let many: Vec<Uuid> = (0..1_200).map(|_| Uuid::new_v4()).chain([spitz]).collect();
+    assert_eq!(
+        store.mentions(&many).await.expect("mentions"),
+        vec![written[1].clone()],
+        "a long list of ids is asked in parts"
+    );
+
+    let mut characters = vec![buck, spitz];
+    characters.sort();
+    assert_eq!(
+        store.remove_mentions(book).await.expect("remove"),
+        characters
+    );
+    assert_eq!(
+        store.mentions(&[buck, spitz]).await.expect("mentions"),
+        vec![written[2].clone()],
+        "the other document's mentions stay"
+    );
+    store
+        .upsert_passages(vec![passage(owner, sequel, 1, direction(2, 0.0))])
+        .await
+        .expect("passages");
+    assert_eq!(
+        store.remove_document(sequel).await.expect("remove"),
+        vec![buck]
+    );
+    assert_eq!(store.document_sources(sequel).await.expect("sources"), None);
+    assert!(store.mentions(&[buck]).await.expect("mentions").is_empty());
+    assert!(
+        store
+            .search_passages(owner, &direction(2, 0.0), Some(sequel), 5)
+            .await
+            .expect("search")
+            .is_empty()
+    );
+    assert_eq!(
+        store.document_sources(book).await.expect("sources"),
+        Some(both),
+        "another document stays"
+    );
+
+    let merges = [
+        MergeRecord {
+            merged: spitz,
+            into: buck,
+            owner,
+        },
+        MergeRecord {
+            merged: Uuid::new_v4(),
+            into: Uuid::new_v4(),
+            owner: other,
+        },
+    ];
+    for merge in merges {
+        store.record_merge(merge).await.expect("merge");
+        store.record_merge(merge).await.expect("merge again");
+    }
+    assert_eq!(
+        store.merges(&[owner]).await.expect("merges"),
+        vec![merges[0]]
+    );
+    let mut all = merges.to_vec();
+    all.sort_by_key(|m| m.merged);
+    assert_eq!(store.merges(&[owner, other]).await.expect("merges"), all);
+    assert!(
+        store
+            .merges(&[Uuid::new_v4()])
+            .await
+            .expect("merges")
+            .is_empty()
+    );
 }
 
 async fn characters_are_compared_within_their_owner(store: &dyn VectorStore) {

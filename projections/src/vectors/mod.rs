@@ -7,6 +7,7 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod mentions;
 mod projection;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use serde::Serialize;
 use thiserror::Error;
 use uuid::Uuid;
 
+pub use mentions::{MENTIONS_PER_DOCUMENT, MentionSentences};
 pub use projection::{PassageText, VectorProjection, character_text, passage_texts, profile_text};
 
 /// The name the vector projection and its checkpoints go by.
@@ -36,8 +38,8 @@ pub struct PassageRecord {
     pub vector: Vec<f32>,
 }
 
-/// One character, with the vector of its profile (name, aliases and
-/// representative mentions).
+/// One character, with the vector of its profile (name, aliases,
+/// personality and representative mentions).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CharacterRecord {
     pub id: Uuid,
@@ -45,7 +47,35 @@ pub struct CharacterRecord {
     pub name: String,
     pub aliases: Vec<String>,
     pub profile: String,
+    /// Sentences that mention it, from the documents it was detected in
+    /// (and those of the characters merged into it), in document order.
+    pub mentions: Vec<String>,
     pub vector: Vec<f32>,
+}
+
+/// The sentences that represent one character in one document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MentionRecord {
+    pub character_id: Uuid,
+    pub document_id: Uuid,
+    pub owner: Uuid,
+    pub sentences: Vec<String>,
+}
+
+/// Where a document's text and analysis are, as its events said: what
+/// the mentions of its characters are quoted from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DocumentSources {
+    pub text_ref: Option<String>,
+    pub analysis_ref: Option<String>,
+}
+
+/// A character merged into another: its mentions are the survivor's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MergeRecord {
+    pub merged: Uuid,
+    pub into: Uuid,
+    pub owner: Uuid,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -102,7 +132,39 @@ pub trait VectorStore: Send + Sync {
     async fn upsert_passages(&self, records: Vec<PassageRecord>) -> Result<(), VectorError>;
 
     /// Removes every passage of the document.
-    async fn remove_document(&self, document_id: Uuid) -> Result<(), VectorError>;
+    async fn remove_passages(&self, document_id: Uuid) -> Result<(), VectorError>;
+
+    /// Removes the mentions of the document's characters; answers the
+    /// characters they were of, in id order.
+    async fn remove_mentions(&self, document_id: Uuid) -> Result<Vec<Uuid>, VectorError>;
+
+    /// Removes the document: its passages, its sources and its mentions.
+    /// Answers the characters whose mentions went, in id order.
+    async fn remove_document(&self, document_id: Uuid) -> Result<Vec<Uuid>, VectorError>;
+
+    async fn document_sources(
+        &self,
+        document_id: Uuid,
+    ) -> Result<Option<DocumentSources>, VectorError>;
+
+    async fn set_document_sources(
+        &self,
+        document_id: Uuid,
+        sources: &DocumentSources,
+    ) -> Result<(), VectorError>;
+
+    /// Writes the mentions, replacing any of the same character and
+    /// document.
+    async fn upsert_mentions(&self, records: Vec<MentionRecord>) -> Result<(), VectorError>;
+
+    /// The mentions of these characters, by document then character id.
+    async fn mentions(&self, character_ids: &[Uuid]) -> Result<Vec<MentionRecord>, VectorError>;
+
+    /// Records a merge, replacing any earlier one of the same character.
+    async fn record_merge(&self, merge: MergeRecord) -> Result<(), VectorError>;
+
+    /// The owners' merges, in order of the merged character's id.
+    async fn merges(&self, owners: &[Uuid]) -> Result<Vec<MergeRecord>, VectorError>;
 
     /// Writes the characters, replacing any of the same id.
     async fn upsert_characters(&self, records: Vec<CharacterRecord>) -> Result<(), VectorError>;

@@ -1,13 +1,23 @@
 //! The vector projection: a document's extracted text as passages with
-//! their vectors, and each character as the vector of its profile.
+//! their vectors, and each character as the vector of its profile: names,
+//! personality and the sentences that mention it in its documents.
 //!
 //! Everything it writes is keyed by id and derived from the event alone
-//! (or from the character row an earlier event of the same stream wrote),
-//! so applying an event twice leaves the same rows. The checkpoint is
-//! written after the rows of its batch: a projector killed in between
-//! applies part of a batch again on restart, which changes nothing.
+//! (or from rows earlier events of the same stream wrote), so applying an
+//! event twice leaves the same rows. The checkpoint is written after the
+//! rows of its batch: a projector killed in between applies part of a
+//! batch again on restart, which changes nothing.
+//!
+//! A character's vector is made of its own events and of two things other
+//! streams write, its mentions (document events) and merges into it
+//! (the merged character's events), which arrive in any order across
+//! partitions. Each of those rows, when written, has the character it
+//! belongs to made again; a character made later reads them. Either way
+//! the last vector of a character is of its last state with all its
+//! mentions, whatever the order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -15,12 +25,18 @@ use serde_json::Value;
 use studio_blob_store::{BlobError, BlobRef, BlobStore};
 use studio_domain::character::CharacterEvent;
 use studio_domain::document::DocumentEvent;
+use studio_domain::document::processing::CharactersDetected;
 use studio_domain::{AggregateType, AnyEvent};
 use studio_embedder::Embedder;
 use studio_event_log::StoredEvent;
 use uuid::Uuid;
 
-use super::{CharacterRecord, PROJECTION_NAME, PassageRecord, VectorError, VectorStore};
+use super::mentions::MentionSentences;
+use super::{
+    CharacterRecord, DocumentSources, MentionRecord, MergeRecord, PROJECTION_NAME, PassageRecord,
+    VectorError, VectorStore,
+};
+use crate::analysis_blob::read_analysis;
 use crate::{Projection, ProjectionError};
 
 /// Passages embedded and written at a time: a restart redoes at most
@@ -88,14 +104,45 @@ impl VectorProjection {
         match event {
             AnyEvent::User(_) => Ok(false),
             AnyEvent::Document(DocumentEvent::TextExtracted(text)) => {
+                self.update_sources(e.subject, |sources| {
+                    sources.text_ref = Some(text.text_ref.clone());
+                })
+                .await?;
                 self.passages(e.subject, e.tenant, &text.text_ref).await?;
                 Ok(true)
             }
+            AnyEvent::Document(DocumentEvent::Analysed(analysed)) => {
+                self.update_sources(e.subject, |sources| {
+                    sources.analysis_ref = Some(analysed.analysis_ref);
+                })
+                .await?;
+                Ok(false)
+            }
+            AnyEvent::Document(DocumentEvent::CharactersDetected(detected)) => {
+                let mut touched = self.store.remove_mentions(e.subject).await?;
+                touched.extend(self.mentions(stored, &detected).await?);
+                self.remake(e.tenant, touched, pending).await?;
+                Ok(true)
+            }
             AnyEvent::Document(DocumentEvent::Deleted(_)) => {
-                self.store.remove_document(e.subject).await?;
+                let touched = self.store.remove_document(e.subject).await?;
+                self.remake(e.tenant, touched, pending).await?;
                 Ok(true)
             }
             AnyEvent::Document(_) => Ok(false),
+            AnyEvent::Character(CharacterEvent::Merged(merged)) => {
+                let into = merged.into_id.into();
+                self.store
+                    .record_merge(MergeRecord {
+                        merged: e.subject,
+                        into,
+                        owner: e.tenant,
+                    })
+                    .await?;
+                pending.insert(e.subject, None);
+                self.remake(e.tenant, [into], pending).await?;
+                Ok(true)
+            }
             AnyEvent::Character(event) => match self.character(e.subject, event, pending).await? {
                 Some(record) => {
                     pending.insert(e.subject, record);
@@ -106,6 +153,112 @@ impl VectorProjection {
         }
     }
 
+    async fn update_sources(
+        &self,
+        document_id: Uuid,
+        change: impl FnOnce(&mut DocumentSources),
+    ) -> Result<(), ProjectionError> {
+        let mut sources = self
+            .store
+            .document_sources(document_id)
+            .await?
+            .unwrap_or_default();
+        change(&mut sources);
+        self.store
+            .set_document_sources(document_id, &sources)
+            .await?;
+        Ok(())
+    }
+
+    /// Writes the sentences that represent each detected character in the
+    /// document; answers the characters written.
+    async fn mentions(
+        &self,
+        stored: &StoredEvent,
+        detected: &CharactersDetected,
+    ) -> Result<Vec<Uuid>, ProjectionError> {
+        let (document_id, owner) = (stored.envelope.subject, stored.envelope.tenant);
+        if detected.characters.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sources = self.store.document_sources(document_id).await?;
+        let (Some(text_ref), Some(analysis_ref)) = sources
+            .map(|s| (s.text_ref, s.analysis_ref))
+            .unwrap_or_default()
+        else {
+            // The domain records characters only after the text and its
+            // analysis: a stream without them is broken, not late.
+            return Err(ProjectionError::Event {
+                event_id: stored.envelope.id,
+                reason: format!("document {document_id} has characters but no text or analysis"),
+            });
+        };
+        let analysis = read_analysis(self.blobs.as_ref(), &analysis_ref).await?;
+        let text = self.read_text(&text_ref).await?;
+        let sentences = MentionSentences::new(&text);
+        let mut by_local: BTreeMap<&str, Vec<Range<usize>>> = BTreeMap::new();
+        for m in &analysis.mentions {
+            by_local
+                .entry(m.character_id.as_str())
+                .or_default()
+                .push(m.start..m.end);
+        }
+        let records: Vec<MentionRecord> = detected
+            .characters
+            .iter()
+            .map(|c| {
+                let mut mentions: Vec<Range<usize>> = c
+                    .local_ids
+                    .iter()
+                    .filter_map(|local| by_local.get(local.as_str()))
+                    .flatten()
+                    .cloned()
+                    .collect();
+                mentions.sort_by_key(|m| (m.start, m.end));
+                MentionRecord {
+                    character_id: c.character_id.into(),
+                    document_id,
+                    owner,
+                    sentences: sentences.representative(&mentions),
+                }
+            })
+            .collect();
+        let written = records.iter().map(|r| r.character_id).collect();
+        self.store.upsert_mentions(records).await?;
+        Ok(written)
+    }
+
+    /// Has the characters that `changed` belong to (themselves, or those
+    /// they were merged into) made again with the batch, when there are.
+    async fn remake(
+        &self,
+        owner: Uuid,
+        changed: impl IntoIterator<Item = Uuid>,
+        pending: &mut Pending,
+    ) -> Result<(), ProjectionError> {
+        let merged_into: BTreeMap<Uuid, Uuid> = self
+            .store
+            .merges(&[owner])
+            .await?
+            .into_iter()
+            .map(|m| (m.merged, m.into))
+            .collect();
+        let survivors: BTreeSet<Uuid> = changed
+            .into_iter()
+            .map(|id| survivor(&merged_into, id))
+            .collect();
+        for id in survivors {
+            if pending.contains_key(&id) {
+                // Made with the batch already (or removed by it).
+                continue;
+            }
+            if let Some(record) = self.store.character(id).await? {
+                pending.insert(id, Some(record));
+            }
+        }
+        Ok(())
+    }
+
     /// Replaces the document's passages with those of its text.
     async fn passages(
         &self,
@@ -113,18 +266,11 @@ impl VectorProjection {
         owner: Uuid,
         text_ref: &str,
     ) -> Result<(), ProjectionError> {
-        let blob = BlobRef::parse(text_ref).map_err(|e| ProjectionError::Blob(e.to_string()))?;
-        let bytes = match self.blobs.get(&blob, self.text_limit).await {
-            Ok(bytes) => bytes,
-            Err(BlobError::Storage(e)) => return Err(ProjectionError::Vectors(e.to_string())),
-            Err(e) => return Err(ProjectionError::Blob(e.to_string())),
-        };
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|e| ProjectionError::Blob(format!("the text {blob} is not UTF-8: {e}")))?;
-        let pieces = passage_texts(text);
+        let text = self.read_text(text_ref).await?;
+        let pieces = passage_texts(&text);
         // A text extracted again (processing restarted) may cut other
         // passages: the old ones go first.
-        self.store.remove_document(document_id).await?;
+        self.store.remove_passages(document_id).await?;
         for chunk in pieces.chunks(PASSAGES_PER_WRITE) {
             let texts: Vec<String> = chunk.iter().map(|p| p.text.clone()).collect();
             let vectors = self.embed(&texts).await?;
@@ -151,6 +297,17 @@ impl VectorProjection {
         Ok(())
     }
 
+    async fn read_text(&self, text_ref: &str) -> Result<String, ProjectionError> {
+        let blob = BlobRef::parse(text_ref).map_err(|e| ProjectionError::Blob(e.to_string()))?;
+        let bytes = match self.blobs.get(&blob, self.text_limit).await {
+            Ok(bytes) => bytes,
+            Err(BlobError::Storage(e)) => return Err(ProjectionError::Vectors(e.to_string())),
+            Err(e) => return Err(ProjectionError::Blob(e.to_string())),
+        };
+        String::from_utf8(bytes.to_vec())
+            .map_err(|e| ProjectionError::Blob(format!("the text {blob} is not UTF-8: {e}")))
+    }
+
     /// What a character event makes of the character: `Some(None)` when
     /// it goes, `Some(record)` (vector still to make) when it changes,
     /// `None` when it stays as it is. Earlier events of the batch are in
@@ -175,6 +332,7 @@ impl VectorProjection {
                     name: e.name,
                     aliases: e.aliases,
                     profile: profile_text(&e.personality_profile),
+                    mentions: Vec::new(),
                     vector: Vec::new(),
                 })));
             }
@@ -204,8 +362,9 @@ impl VectorProjection {
         Ok(changed.map(Some))
     }
 
-    /// Writes the characters a batch changed: one embedding call and one
-    /// write for all of them, in id order.
+    /// Writes the characters a batch changed, with their mentions as
+    /// they stand: one embedding call and one write for all of them, in
+    /// id order.
     async fn write_characters(&self, pending: Pending) -> Result<(), ProjectionError> {
         let mut changed = Vec::new();
         for (id, record) in pending {
@@ -214,6 +373,7 @@ impl VectorProjection {
                 None => self.store.remove_character(id).await?,
             }
         }
+        self.gather_mentions(&mut changed).await?;
         for chunk in changed.chunks(CHARACTERS_PER_WRITE) {
             let texts: Vec<String> = chunk.iter().map(character_text).collect();
             let vectors = self.embed(&texts).await?;
@@ -224,6 +384,47 @@ impl VectorProjection {
                 .map(|(record, vector)| CharacterRecord { vector, ..record })
                 .collect();
             self.store.upsert_characters(records).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets each character's mentions: its own and those of the
+    /// characters merged into it, directly or through others), by document.
+    async fn gather_mentions(
+        &self,
+        characters: &mut [CharacterRecord],
+    ) -> Result<(), ProjectionError> {
+        if characters.is_empty() {
+            return Ok(());
+        }
+        let owners: Vec<Uuid> = characters
+            .iter()
+            .map(|c| c.owner)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut merged_into_it: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+        for m in self.store.merges(&owners).await? {
+            merged_into_it.entry(m.into).or_default().push(m.merged);
+        }
+        let sources: Vec<BTreeSet<Uuid>> = characters
+            .iter()
+            .map(|c| merged_sources(&merged_into_it, c.id))
+            .collect();
+        let wanted: Vec<Uuid> = sources
+            .iter()
+            .flatten()
+            .copied()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mentions = self.store.mentions(&wanted).await?;
+        for (character, sources) in characters.iter_mut().zip(&sources) {
+            character.mentions = mentions
+                .iter()
+                .filter(|m| m.owner == character.owner && sources.contains(&m.character_id))
+                .flat_map(|m| m.sentences.iter().cloned())
+                .collect();
         }
         Ok(())
     }
@@ -291,6 +492,34 @@ pub fn passage_texts(text: &str) -> Vec<PassageText> {
         .collect()
 }
 
+/// The character `id` ended up as, following merges.
+fn survivor(merged_into: &BTreeMap<Uuid, Uuid>, id: Uuid) -> Uuid {
+    let mut at = id;
+    // Bounded: a cycle (which the domain never makes) stops too.
+    for _ in 0..=merged_into.len() {
+        match merged_into.get(&at) {
+            Some(next) => at = *next,
+            None => break,
+        }
+    }
+    at
+}
+
+/// The character `id` and every character merged into it, directly or
+/// through others.
+fn merged_sources(merged_into_it: &BTreeMap<Uuid, Vec<Uuid>>, id: Uuid) -> BTreeSet<Uuid> {
+    let mut found = BTreeSet::from([id]);
+    let mut frontier = vec![id];
+    while let Some(at) = frontier.pop() {
+        for merged in merged_into_it.get(&at).into_iter().flatten() {
+            if found.insert(*merged) {
+                frontier.push(*merged);
+            }
+        }
+    }
+    found
+}
+
 fn add_aliases(record: &mut CharacterRecord, aliases: impl IntoIterator<Item = String>) {
     for alias in aliases {
         if !record.aliases.contains(&alias) {
@@ -299,7 +528,9 @@ fn add_aliases(record: &mut CharacterRecord, aliases: impl IntoIterator<Item = S
     }
 }
 
-/// What a character's vector is made of: its names and its profile.
+/// What a character's vector is made of: its names, its profile and the
+/// sentences that mention it. (The local model reads the first 256 word
+/// pieces: the names and profile, and the first mentions.)
 pub fn character_text(record: &CharacterRecord) -> String {
     let mut text = record.name.clone();
     if !record.aliases.is_empty() {
@@ -307,9 +538,11 @@ pub fn character_text(record: &CharacterRecord) -> String {
         text.push_str(&record.aliases.join(", "));
     }
     text.push('.');
-    if !record.profile.is_empty() {
-        text.push(' ');
-        text.push_str(&record.profile);
+    for part in std::iter::once(&record.profile).chain(&record.mentions) {
+        if !part.is_empty() {
+            text.push(' ');
+            text.push_str(part);
+        }
     }
     text
 }
