@@ -162,11 +162,11 @@ async fn main() {
     let started = Instant::now();
     store.maintain_indexes().await.expect("index");
     println!(
-        "building the IVF-PQ index: {:.1} s",
+        "building the index: {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let (approximate, p50, p99) = search_all(&store, owner, &queries).await;
-    println!("search, IVF-PQ index, top 10: p50 {p50:.2} ms, p99 {p99:.2} ms");
+    println!("search, through the index, top 10: p50 {p50:.2} ms, p99 {p99:.2} ms");
     let found: usize = exact
         .iter()
         .zip(&approximate)

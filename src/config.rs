@@ -56,8 +56,8 @@ pub struct Settings {
     /// that it is off).
     #[serde(default = "default_blobs")]
     pub vectors: String,
-    /// Rows a vector table holds before it gets an approximate (IVF-PQ)
-    /// index; below it, searches are exact.
+    /// Rows a vector table holds before it gets an approximate
+    /// (IVF-HNSW-SQ) index; below it, searches are exact.
     #[serde(default = "default_vector_index_threshold")]
     pub vector_index_threshold: usize,
     /// Partitions of a new event log (embedded or Kafka; fixed once the

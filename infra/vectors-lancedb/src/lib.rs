@@ -4,7 +4,7 @@
 //! or under an object-store URI (`s3://bucket/prefix`, production). Rows are written
 //! with `merge_insert` on `id` (an upsert), every query filters on
 //! `owner`, and distances are cosine. A table past `index_threshold` rows
-//! gets an IVF-PQ index, which later calls bring up to date with the rows
+//! gets an IVF-HNSW-SQ index, which later calls bring up to date with the rows
 //! written since.
 
 mod rows;
@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use futures::TryStreamExt;
 use lancedb::arrow::arrow_array::RecordBatch;
 use lancedb::index::Index;
-use lancedb::index::vector::IvfPqIndexBuilder;
+use lancedb::index::vector::IvfHnswSqIndexBuilder;
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
 use lancedb::table::OptimizeAction;
 use lancedb::{DistanceType, Table};
@@ -28,21 +28,23 @@ use uuid::Uuid;
 
 pub use tables::Location;
 
-/// Rows a table holds before it gets an approximate index. Exact search
-/// over 100,000 passages answers in about 66 ms at the median, and the
-/// IVF-PQ index found only 61% of the exact top ten there
-/// (`benches/vectors.rs`, docs/benchmarks.md): below this, exact answers
-/// are worth their time.
-pub const DEFAULT_INDEX_THRESHOLD: usize = 250_000;
+/// Rows a table holds before it gets an approximate index. Over 100,000
+/// passages exact search takes about 80 ms at the median and the
+/// IVF-HNSW-SQ index about 24 ms, finding 99% of the exact top ten
+/// (`benches/vectors.rs`, docs/benchmarks.md); exact search grows with the
+/// rows, so past about 40 ms (50,000 rows) the index is worth building.
+pub const DEFAULT_INDEX_THRESHOLD: usize = 50_000;
 
 /// Through an index, `limit` times this many candidates are found with
-/// the compressed (PQ) vectors, then ranked by their true distance: the
-/// scores a search returns are exact cosines, and recall is higher.
-/// (Without an index the search is exact and this is not used.)
+/// the quantised (8-bit) vectors, then ranked by their true distance: the
+/// scores a search returns are exact cosines. (Without an index the
+/// search is exact and this is not used.)
 const REFINE_FACTOR: u32 = 10;
-/// IVF partitions searched through an index (of about the square root of
-/// the rows: 316 at 100,000); measured by `benches/vectors.rs`.
+/// IVF partitions searched through an index, when it has that many.
 const NPROBES: usize = 40;
+/// HNSW candidates kept per row asked for: 30 took recall@10 from 0.963
+/// (at 10) to 0.989 at the same latency (`benches/vectors.rs`).
+const EF_PER_ROW: usize = 30;
 
 /// Ids in one `IN (...)` filter.
 const IDS_PER_FILTER: usize = 500;
@@ -172,7 +174,9 @@ impl LanceVectors {
         table
             .create_index(
                 &["vector"],
-                Index::IvfPq(IvfPqIndexBuilder::default().distance_type(DistanceType::Cosine)),
+                Index::IvfHnswSq(
+                    IvfHnswSqIndexBuilder::default().distance_type(DistanceType::Cosine),
+                ),
             )
             .execute()
             .await
@@ -348,6 +352,7 @@ impl VectorStore for LanceVectors {
             .refine_factor(REFINE_FACTOR)
             .nprobes(NPROBES)
             .map_err(unavailable("searching"))?
+            .ef(limit * EF_PER_ROW)
             .only_if(filter)
             .limit(limit);
         let batches = fetch(query, "searching passages").await?;
@@ -385,6 +390,7 @@ impl VectorStore for LanceVectors {
             .refine_factor(REFINE_FACTOR)
             .nprobes(NPROBES)
             .map_err(unavailable("searching"))?
+            .ef(limit * EF_PER_ROW)
             .only_if(format!(
                 "owner = {} AND id != {}",
                 quoted(owner),

@@ -124,7 +124,16 @@ async fn past_the_threshold_an_index_is_built_and_kept_up_to_date() {
         .map(|n| conformance::passage(owner, document, n, vector(n)))
         .collect();
     store.upsert_passages(rows.clone()).await.expect("upsert");
+    assert!(vector_indexes(dir.path(), "passages").await.is_empty());
     store.maintain_indexes().await.expect("index");
+    assert_eq!(
+        vector_indexes(dir.path(), "passages").await,
+        vec!["IVF_HNSW_SQ".to_owned()]
+    );
+    assert!(
+        vector_indexes(dir.path(), "characters").await.is_empty(),
+        "a table below the threshold is searched exactly"
+    );
     // Rows written after the index, then the index brought up to date.
     let later: Vec<_> = (800..850)
         .map(|n| conformance::passage(owner, document, n, vector(n)))
@@ -147,4 +156,21 @@ async fn past_the_threshold_an_index_is_built_and_kept_up_to_date() {
         .await
         .expect("search");
     assert!(stranger.is_empty());
+}
+
+/// The kinds of the vector indexes on a table, as LanceDB lists them.
+async fn vector_indexes(folder: &std::path::Path, table: &str) -> Vec<String> {
+    let connection = lancedb::connect(&folder.display().to_string())
+        .execute()
+        .await
+        .expect("connect");
+    let table = connection.open_table(table).execute().await.expect("table");
+    table
+        .list_indices()
+        .await
+        .expect("indexes")
+        .into_iter()
+        .filter(|i| i.columns.iter().any(|c| c == "vector"))
+        .map(|i| i.index_type.to_string())
+        .collect()
 }
