@@ -5,7 +5,7 @@
 
 use async_graphql::{Context, ErrorExtensions, ID, Object, Result, SimpleObject};
 use studio_projections::Viewer;
-use studio_projections::vectors::{MAX_LIMIT, VectorError};
+use studio_projections::vectors::{MAX_LIMIT, VectorError, check_limit};
 
 use super::errors::{bad_input, not_found, read_failed};
 use super::query::parse_id;
@@ -53,11 +53,12 @@ fn vectors<'a>(ctx: &'a Context<'_>) -> Result<(&'a QueryApi, &'a Vectors, &'a V
     Ok((api, vectors, viewer))
 }
 
+/// The limit asked for, checked before anything is embedded.
 fn limit(value: i32) -> Result<usize> {
-    usize::try_from(value)
-        .ok()
-        .filter(|n| (1..=MAX_LIMIT).contains(n))
-        .ok_or_else(|| bad_input(format!("limit must be between 1 and {MAX_LIMIT}")))
+    let limit = usize::try_from(value)
+        .map_err(|_| bad_input(format!("limit must be 1 to {MAX_LIMIT}, not {value}")))?;
+    check_limit(limit).map_err(vector_failed)?;
+    Ok(limit)
 }
 
 fn vector_failed(e: VectorError) -> async_graphql::Error {
