@@ -411,4 +411,24 @@ async fn a_lancedb_projector_killed_mid_batch_ends_equal_to_a_rebuild() {
         "the tables after the kill equal a rebuild"
     );
     assert_eq!(after_kill, served_snapshot, "and what studio serve made");
+
+    // The detected characters carry the sentences that mention them, from
+    // each of the three documents (however detection joined them).
+    let store = LanceVectors::open(&Location::folder(&rebuilt), HASHING, 384, 1_000_000)
+        .await
+        .expect("open the vectors");
+    let mut quoted = Vec::new();
+    for (id, _) in &after_kill.characters {
+        let record = store.character(*id).await.expect("read").expect("there");
+        if record.name == "Buck" {
+            assert!(!record.mentions.is_empty(), "{record:?}");
+            quoted.extend(record.mentions);
+        }
+    }
+    assert_eq!(
+        quoted.len(),
+        9,
+        "three sentences of each document: {quoted:?}"
+    );
+    assert!(quoted.iter().all(|m| m.contains("Buck")), "{quoted:?}");
 }

@@ -43,7 +43,7 @@ use crate::{Projection, ProjectionError};
 /// this much of a document, and a long novel shows progress as it goes.
 const PASSAGES_PER_WRITE: usize = 64;
 
-/// Characters embedded and written at a time.
+/// Characters written at a time.
 const CHARACTERS_PER_WRITE: usize = 1_000;
 
 /// The characters a batch changed, by id, in order: `None` for removed.
@@ -363,8 +363,7 @@ impl VectorProjection {
     }
 
     /// Writes the characters a batch changed, with their mentions as
-    /// they stand: one embedding call and one write for all of them, in
-    /// id order.
+    /// they stand, in id order.
     async fn write_characters(&self, pending: Pending) -> Result<(), ProjectionError> {
         let mut changed = Vec::new();
         for (id, record) in pending {
@@ -375,14 +374,22 @@ impl VectorProjection {
         }
         self.gather_mentions(&mut changed).await?;
         for chunk in changed.chunks(CHARACTERS_PER_WRITE) {
-            let texts: Vec<String> = chunk.iter().map(character_text).collect();
-            let vectors = self.embed(&texts).await?;
-            let records = chunk
-                .iter()
-                .cloned()
-                .zip(vectors)
-                .map(|(record, vector)| CharacterRecord { vector, ..record })
-                .collect();
+            let mut records = Vec::with_capacity(chunk.len());
+            for record in chunk {
+                // Each alone: in a model's batch the others' padding moves
+                // the last bits, and which characters share a batch
+                // depends on how the events were batched. Alone, a rebuild
+                // gives the same vector to the bit.
+                let vector = self
+                    .embed(&[character_text(record)])
+                    .await?
+                    .pop()
+                    .unwrap_or_default();
+                records.push(CharacterRecord {
+                    vector,
+                    ..record.clone()
+                });
+            }
             self.store.upsert_characters(records).await?;
         }
         Ok(())
