@@ -160,6 +160,13 @@ impl SubscriptionRoot {
         };
         let mut updates = api.progress.subscribe();
         let mut cursor = api.progress.applied();
+        // A query API apart from the projector learns of applied batches
+        // from file notifications, which can trail the read model: the
+        // feed starts where the read model stands, not before.
+        for (partition, next) in api.read.checkpoints().await.map_err(read_failed)? {
+            let at = cursor.entry(partition).or_insert(0);
+            *at = (*at).max(next);
+        }
         Ok(async_stream::stream! {
             loop {
                 let update = match updates.recv().await {
