@@ -22,8 +22,8 @@ use studio_embedder::{Embedder, HashingEmbedder};
 use studio_event_log::StoredEvent;
 use studio_projections::graph::conformance::History;
 use studio_projections::vectors::{
-    CharacterRecord, MentionSentences, VectorProjection, VectorSnapshot, VectorStore,
-    character_text, passage_texts,
+    CharacterRecord, MentionRecord, MentionSentences, VectorProjection, VectorSnapshot,
+    VectorStore, character_text, passage_texts,
 };
 use studio_projections::{Projection, ProjectionError};
 use studio_vectors_lancedb::{LanceVectors, Location};
@@ -614,12 +614,27 @@ async fn characters_of_a_document_without_its_text_are_the_events_fault() {
             }],
         }),
     );
+    // What an earlier detection left stays: a refused event changes
+    // nothing.
+    let earlier = MentionRecord {
+        character_id: buck,
+        document_id: book,
+        owner,
+        sentences: vec!["Buck did not read the newspapers.".into()],
+    };
+    store
+        .upsert_mentions(vec![earlier.clone()])
+        .await
+        .expect("mentions");
     let error = projection
         .apply(history.events())
         .await
         .expect_err("no text, no analysis");
     assert!(error.is_poison(), "{error:?}");
-    assert!(store.mentions(&[buck]).await.expect("mentions").is_empty());
+    assert_eq!(
+        store.mentions(&[buck]).await.expect("mentions"),
+        vec![earlier]
+    );
 }
 
 /// The events with those `later` after the others, each stream in order.

@@ -119,8 +119,12 @@ impl VectorProjection {
                 Ok(false)
             }
             AnyEvent::Document(DocumentEvent::CharactersDetected(detected)) => {
+                // Made before anything is removed: an event that cannot
+                // be applied changes nothing.
+                let mentions = self.mentions(stored, &detected).await?;
                 let mut touched = self.store.remove_mentions(e.subject).await?;
-                touched.extend(self.mentions(stored, &detected).await?);
+                touched.extend(mentions.iter().map(|m| m.character_id));
+                self.store.upsert_mentions(mentions).await?;
                 self.remake(e.tenant, touched, pending).await?;
                 Ok(true)
             }
@@ -170,13 +174,13 @@ impl VectorProjection {
         Ok(())
     }
 
-    /// Writes the sentences that represent each detected character in the
-    /// document; answers the characters written.
+    /// The sentences that represent each detected character in the
+    /// document.
     async fn mentions(
         &self,
         stored: &StoredEvent,
         detected: &CharactersDetected,
-    ) -> Result<Vec<Uuid>, ProjectionError> {
+    ) -> Result<Vec<MentionRecord>, ProjectionError> {
         let (document_id, owner) = (stored.envelope.subject, stored.envelope.tenant);
         if detected.characters.is_empty() {
             return Ok(Vec::new());
@@ -203,7 +207,7 @@ impl VectorProjection {
                 .or_default()
                 .push(m.start..m.end);
         }
-        let records: Vec<MentionRecord> = detected
+        Ok(detected
             .characters
             .iter()
             .map(|c| {
@@ -222,10 +226,7 @@ impl VectorProjection {
                     sentences: sentences.representative(&mentions),
                 }
             })
-            .collect();
-        let written = records.iter().map(|r| r.character_id).collect();
-        self.store.upsert_mentions(records).await?;
-        Ok(written)
+            .collect())
     }
 
     /// Has the characters that `changed` belong to (themselves, or those
