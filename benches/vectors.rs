@@ -160,7 +160,7 @@ async fn main() {
     println!("search, exact (no index), top 10: p50 {p50:.2} ms, p99 {p99:.2} ms");
 
     let started = Instant::now();
-    store.maintain_indexes().await.expect("index");
+    store.maintain().await.expect("index");
     println!(
         "building the index: {:.1} s",
         started.elapsed().as_secs_f64()

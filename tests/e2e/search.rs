@@ -281,9 +281,15 @@ async fn similar_characters_are_the_owners_nearest_profiles() {
 }
 
 /// Manifests of a Lance table: one per committed version.
+/// Committed versions of a table: its manifests (a manifest being written
+/// is a staging file beside them, not yet one of them).
 fn versions(vectors: &Path, table: &str) -> usize {
     std::fs::read_dir(vectors.join(format!("{table}.lance")).join("_versions"))
-        .map(|dir| dir.filter_map(Result::ok).count())
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter(|entry| entry.file_name().to_string_lossy().ends_with(".manifest"))
+                .count()
+        })
         .unwrap_or(0)
 }
 

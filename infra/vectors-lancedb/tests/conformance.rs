@@ -3,7 +3,7 @@
 //! `bash infra/local/up.sh s3` starts one and prints what this reads).
 
 use studio_projections::vectors::conformance::{self, DIMENSION};
-use studio_projections::vectors::{VectorError, VectorStore};
+use studio_projections::vectors::{DocumentSources, VectorError, VectorStore};
 use studio_vectors_lancedb::{LanceVectors, Location};
 
 const MODEL: &str = "conformance-vectors";
@@ -125,7 +125,7 @@ async fn past_the_threshold_an_index_is_built_and_kept_up_to_date() {
         .collect();
     store.upsert_passages(rows.clone()).await.expect("upsert");
     assert!(vector_indexes(dir.path(), "passages").await.is_empty());
-    store.maintain_indexes().await.expect("index");
+    store.maintain().await.expect("index");
     assert_eq!(
         vector_indexes(dir.path(), "passages").await,
         vec!["IVF_HNSW_SQ".to_owned()]
@@ -139,7 +139,7 @@ async fn past_the_threshold_an_index_is_built_and_kept_up_to_date() {
         .map(|n| conformance::passage(owner, document, n, vector(n)))
         .collect();
     store.upsert_passages(later.clone()).await.expect("upsert");
-    store.maintain_indexes().await.expect("index again");
+    store.maintain().await.expect("index again");
     for row in rows.iter().step_by(100).chain(later.iter().step_by(10)) {
         let hits = store
             .search_passages(owner, &row.vector, None, 10)
@@ -173,4 +173,60 @@ async fn vector_indexes(folder: &std::path::Path, table: &str) -> Vec<String> {
         .filter(|i| i.columns.iter().any(|c| c == "vector"))
         .map(|i| i.index_type.to_string())
         .collect()
+}
+
+#[tokio::test]
+async fn many_small_writes_are_compacted_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = LanceVectors::open(&Location::folder(dir.path()), MODEL, DIMENSION, 1_000)
+        .await
+        .expect("open");
+    let documents: Vec<uuid::Uuid> = (0..80).map(|_| uuid::Uuid::new_v4()).collect();
+    for (n, document) in documents.iter().enumerate() {
+        let sources = DocumentSources {
+            text_ref: Some(format!("blob:text-{n}")),
+            analysis_ref: None,
+        };
+        store
+            .set_document_sources(*document, &sources)
+            .await
+            .expect("write");
+        store
+            .save_checkpoint(&std::collections::BTreeMap::from([(0, n as u64 + 1)]))
+            .await
+            .expect("checkpoint");
+    }
+    assert!(fragments(dir.path(), "documents").await >= 80);
+    store.maintain().await.expect("maintain");
+    for table in ["documents", "checkpoints"] {
+        let left = fragments(dir.path(), table).await;
+        assert!(left <= 2, "{table}: {left} fragments after compaction");
+    }
+    for (n, document) in documents.iter().enumerate() {
+        assert_eq!(
+            store.document_sources(*document).await.expect("read"),
+            Some(DocumentSources {
+                text_ref: Some(format!("blob:text-{n}")),
+                analysis_ref: None,
+            })
+        );
+    }
+    assert_eq!(
+        store.checkpoint().await.expect("checkpoint"),
+        std::collections::BTreeMap::from([(0, 80)])
+    );
+}
+
+async fn fragments(folder: &std::path::Path, table: &str) -> usize {
+    let connection = lancedb::connect(&folder.display().to_string())
+        .execute()
+        .await
+        .expect("connect");
+    let table = connection.open_table(table).execute().await.expect("table");
+    table
+        .stats()
+        .await
+        .expect("stats")
+        .fragment_stats
+        .num_fragments
 }

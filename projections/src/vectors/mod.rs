@@ -200,10 +200,12 @@ pub trait VectorStore: Send + Sync {
     /// Records the next offsets, after the rows they cover are written.
     async fn save_checkpoint(&self, next: &BTreeMap<u32, u64>) -> Result<(), VectorError>;
 
-    /// Builds the approximate-nearest-neighbour index of a table that has
-    /// passed the store's threshold, and brings existing indexes up to
-    /// date with rows written since. Searches are exact until then.
-    async fn maintain_indexes(&self) -> Result<(), VectorError>;
+    /// Keeps the store fast as it is written: compacts what many small
+    /// writes left, builds the approximate-nearest-neighbour index of a
+    /// table that has passed the store's threshold, and brings existing
+    /// indexes up to date with rows written since. Searches are exact
+    /// until then.
+    async fn maintain(&self) -> Result<(), VectorError>;
 
     async fn snapshot(&self) -> Result<VectorSnapshot, VectorError>;
 }

@@ -82,18 +82,18 @@ impl VectorProjection {
         }
     }
 
-    /// Applies one event; true when it wrote rows or changed a character
-    /// in `pending`.
+    /// Applies one event: writes its rows, or changes characters in
+    /// `pending`.
     async fn apply_event(
         &self,
         stored: &StoredEvent,
         pending: &mut Pending,
-    ) -> Result<bool, ProjectionError> {
+    ) -> Result<(), ProjectionError> {
         let e = &stored.envelope;
         // User events change nothing here (and their personal data stays
         // sealed, unread).
         if e.aggregatetype == AggregateType::User.as_str() {
-            return Ok(false);
+            return Ok(());
         }
         let event = AnyEvent::decode(&e.aggregatetype, &e.event_type, &e.data).map_err(|err| {
             ProjectionError::Event {
@@ -102,21 +102,21 @@ impl VectorProjection {
             }
         })?;
         match event {
-            AnyEvent::User(_) => Ok(false),
+            AnyEvent::User(_) => Ok(()),
             AnyEvent::Document(DocumentEvent::TextExtracted(text)) => {
                 self.update_sources(e.subject, |sources| {
                     sources.text_ref = Some(text.text_ref.clone());
                 })
                 .await?;
                 self.passages(e.subject, e.tenant, &text.text_ref).await?;
-                Ok(true)
+                Ok(())
             }
             AnyEvent::Document(DocumentEvent::Analysed(analysed)) => {
                 self.update_sources(e.subject, |sources| {
                     sources.analysis_ref = Some(analysed.analysis_ref);
                 })
                 .await?;
-                Ok(false)
+                Ok(())
             }
             AnyEvent::Document(DocumentEvent::CharactersDetected(detected)) => {
                 // Made before anything is removed: an event that cannot
@@ -126,14 +126,14 @@ impl VectorProjection {
                 touched.extend(mentions.iter().map(|m| m.character_id));
                 self.store.upsert_mentions(mentions).await?;
                 self.remake(e.tenant, touched, pending).await?;
-                Ok(true)
+                Ok(())
             }
             AnyEvent::Document(DocumentEvent::Deleted(_)) => {
                 let touched = self.store.remove_document(e.subject).await?;
                 self.remake(e.tenant, touched, pending).await?;
-                Ok(true)
+                Ok(())
             }
-            AnyEvent::Document(_) => Ok(false),
+            AnyEvent::Document(_) => Ok(()),
             AnyEvent::Character(CharacterEvent::Merged(merged)) => {
                 let into = merged.into_id.into();
                 self.store
@@ -145,15 +145,14 @@ impl VectorProjection {
                     .await?;
                 pending.insert(e.subject, None);
                 self.remake(e.tenant, [into], pending).await?;
-                Ok(true)
+                Ok(())
             }
-            AnyEvent::Character(event) => match self.character(e.subject, event, pending).await? {
-                Some(record) => {
+            AnyEvent::Character(event) => {
+                if let Some(record) = self.character(e.subject, event, pending).await? {
                     pending.insert(e.subject, record);
-                    Ok(true)
                 }
-                None => Ok(false),
-            },
+                Ok(())
+            }
         }
     }
 
@@ -592,16 +591,15 @@ impl Projection for VectorProjection {
     }
 
     async fn apply(&self, batch: &[StoredEvent]) -> Result<(), ProjectionError> {
-        let mut wrote = false;
         let mut pending = Pending::new();
         for event in batch {
-            wrote |= self.apply_event(event, &mut pending).await?;
+            self.apply_event(event, &mut pending).await?;
         }
         self.write_characters(pending).await?;
-        if wrote {
-            self.store.maintain_indexes().await?;
-        }
-        self.advance(batch).await
+        self.advance(batch).await?;
+        // Every batch writes at least its checkpoint.
+        self.store.maintain().await?;
+        Ok(())
     }
 
     /// There is no dead-letter table beside the vectors: the event is
