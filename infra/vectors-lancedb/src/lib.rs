@@ -83,10 +83,21 @@ fn quoted(id: Uuid) -> String {
     format!("'{id}'")
 }
 
-/// `column IN (...)` of the ids.
-fn any_of(column: &str, ids: &[Uuid]) -> String {
-    let list: Vec<String> = ids.iter().copied().map(quoted).collect();
-    format!("{column} IN ({})", list.join(", "))
+/// The rows of `table` whose `column` is one of `ids`, asked
+/// [`IDS_PER_FILTER`] ids at a time.
+async fn fetch_any_of(
+    table: &Table,
+    column: &str,
+    ids: &[Uuid],
+    what: &str,
+) -> Result<Vec<RecordBatch>, VectorError> {
+    let mut batches = Vec::new();
+    for part in ids.chunks(IDS_PER_FILTER) {
+        let list: Vec<String> = part.iter().copied().map(quoted).collect();
+        let filter = format!("{column} IN ({})", list.join(", "));
+        batches.extend(fetch(table.query().only_if(filter), what).await?);
+    }
+    Ok(batches)
 }
 
 /// The rows a query answers.
@@ -313,15 +324,14 @@ impl VectorStore for LanceVectors {
     }
 
     async fn mentions(&self, character_ids: &[Uuid]) -> Result<Vec<MentionRecord>, VectorError> {
-        let mut found = Vec::new();
-        for ids in character_ids.chunks(IDS_PER_FILTER) {
-            let batches = fetch(
-                self.mentions.query().only_if(any_of("character_id", ids)),
-                "reading mentions",
-            )
-            .await?;
-            found.extend(rows::mention_records(&batches)?);
-        }
+        let batches = fetch_any_of(
+            &self.mentions,
+            "character_id",
+            character_ids,
+            "reading mentions",
+        )
+        .await?;
+        let mut found = rows::mention_records(&batches)?;
         found.sort_by_key(|m| (m.document_id, m.character_id));
         Ok(found)
     }
@@ -331,15 +341,8 @@ impl VectorStore for LanceVectors {
     }
 
     async fn merges(&self, owners: &[Uuid]) -> Result<Vec<MergeRecord>, VectorError> {
-        let mut found = Vec::new();
-        for owners in owners.chunks(IDS_PER_FILTER) {
-            let batches = fetch(
-                self.merges.query().only_if(any_of("owner", owners)),
-                "reading merges",
-            )
-            .await?;
-            found.extend(rows::merge_records(&batches)?);
-        }
+        let batches = fetch_any_of(&self.merges, "owner", owners, "reading merges").await?;
+        let mut found = rows::merge_records(&batches)?;
         found.sort_by_key(|m| m.merged);
         Ok(found)
     }

@@ -160,12 +160,8 @@ async fn past_the_threshold_an_index_is_built_and_kept_up_to_date() {
 
 /// The kinds of the vector indexes on a table, as LanceDB lists them.
 async fn vector_indexes(folder: &std::path::Path, table: &str) -> Vec<String> {
-    let connection = lancedb::connect(&folder.display().to_string())
-        .execute()
+    open_table(folder, table)
         .await
-        .expect("connect");
-    let table = connection.open_table(table).execute().await.expect("table");
-    table
         .list_indices()
         .await
         .expect("indexes")
@@ -218,15 +214,23 @@ async fn many_small_writes_are_compacted_and_nothing_is_lost() {
 }
 
 async fn fragments(folder: &std::path::Path, table: &str) -> usize {
-    let connection = lancedb::connect(&folder.display().to_string())
-        .execute()
+    open_table(folder, table)
         .await
-        .expect("connect");
-    let table = connection.open_table(table).execute().await.expect("table");
-    table
         .stats()
         .await
         .expect("stats")
         .fragment_stats
         .num_fragments
+}
+
+/// A table of the store in `folder`, opened with LanceDB directly.
+async fn open_table(folder: &std::path::Path, table: &str) -> lancedb::Table {
+    lancedb::connect(&folder.display().to_string())
+        .execute()
+        .await
+        .expect("connect")
+        .open_table(table)
+        .execute()
+        .await
+        .expect("table")
 }

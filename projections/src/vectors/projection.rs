@@ -304,7 +304,7 @@ impl VectorProjection {
             Err(BlobError::Storage(e)) => return Err(ProjectionError::Vectors(e.to_string())),
             Err(e) => return Err(ProjectionError::Blob(e.to_string())),
         };
-        String::from_utf8(bytes.to_vec())
+        String::from_utf8(Vec::from(bytes))
             .map_err(|e| ProjectionError::Blob(format!("the text {blob} is not UTF-8: {e}")))
     }
 
@@ -396,7 +396,7 @@ impl VectorProjection {
     }
 
     /// Sets each character's mentions: its own and those of the
-    /// characters merged into it, directly or through others), by document.
+    /// characters merged into it (directly or through others), by document.
     async fn gather_mentions(
         &self,
         characters: &mut [CharacterRecord],
