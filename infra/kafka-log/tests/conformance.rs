@@ -3,10 +3,14 @@
 //! prints the variable these tests read; the README's test command does).
 //! Each test has topics of its own and a command processor in-process.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use studio_event_log::EventLog;
-use studio_event_log::conformance as suite;
+use rdkafka::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use studio_event_log::conformance::{self as suite, request};
+use studio_event_log::{EventLog, GENESIS_HASH, Position};
 use studio_kafka_log::{CommandProcessor, KafkaConfig, KafkaEventLog};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -36,7 +40,7 @@ impl Drop for Fixture {
     }
 }
 
-async fn fresh() -> (Fixture, Arc<dyn EventLog>) {
+async fn fresh() -> (Fixture, Arc<KafkaEventLog>) {
     // RUST_LOG=studio_kafka_log=debug shows what the processor did.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -107,3 +111,70 @@ conformance_shared!(
     cursor_tails_without_polling,
     sequences_stay_contiguous_under_contention,
 );
+
+/// The owner, the partition's only writer, foresees where its events land
+/// and sends the replies with them. A record written behind its back moves
+/// the partition's end: the batch lands elsewhere than foreseen, so it is
+/// aborted before any reply is seen, the partition is taken again, and the
+/// append is answered with the offsets its events really have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_written_behind_the_owners_back_never_reaches_a_reply() {
+    let (_fixture, log) = fresh().await;
+    let id = Uuid::now_v7();
+    let first = request(id, 0, GENESIS_HASH, 1);
+    let hash = first.events[0].hash.clone();
+    let first = log.append(first).await.expect("first append");
+
+    let partition = log.partition_of(&id);
+    let other = std::iter::repeat_with(Uuid::now_v7)
+        .find(|other| log.partition_of(other) == partition)
+        .expect("a stream of the same partition");
+    let foreign = request(other, 0, GENESIS_HASH, 1);
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &log.config().brokers)
+        .create()
+        .expect("a producer");
+    let topic = log.config().events_topic();
+    let key = other.to_string();
+    let json = foreign.events[0].to_json();
+    producer
+        .send(
+            FutureRecord::to(&topic)
+                .partition(i32::try_from(partition).expect("partition"))
+                .key(&key)
+                .payload(&json),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("written behind the owner's back");
+
+    let second = log
+        .append(request(id, 1, &hash, 1))
+        .await
+        .expect("second append");
+    let answered: Vec<Position> = first
+        .positions
+        .iter()
+        .chain(&second.positions)
+        .copied()
+        .collect();
+
+    let mut cursor = log.cursor(BTreeMap::new()).await.expect("cursor");
+    let mut read = Vec::new();
+    loop {
+        let batch = cursor
+            .next_batch(100, Duration::from_millis(500))
+            .await
+            .expect("read");
+        if batch.is_empty() {
+            break;
+        }
+        read.extend(
+            batch
+                .into_iter()
+                .filter(|e| e.envelope.subject == id)
+                .map(|e| e.position),
+        );
+    }
+    assert_eq!(read, answered, "the replies' positions are not the events'");
+}

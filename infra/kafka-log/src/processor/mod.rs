@@ -187,6 +187,7 @@ impl Running {
         };
         let (queue, mut requests) = mpsc::unbounded_channel::<Vec<(i64, Request)>>();
         let task = tokio::spawn(async move {
+            let mut owner = owner;
             while let Some(mut batch) = requests.recv().await {
                 // What queued while the last batch was committed joins in.
                 while batch.len() < MAX_BATCH {
