@@ -277,6 +277,8 @@ impl CommandProcessor {
         // Takes in flight, by partition: the attempt's number.
         let mut taking: BTreeMap<u32, u64> = BTreeMap::new();
         let mut retry_at: BTreeMap<u32, Instant> = BTreeMap::new();
+        // When the loop wakes to rewind again, if it is to.
+        let mut rewind_again_at: Option<Instant> = None;
         let mut serial = 0u64;
         loop {
             // Reads are never cancelled (records already taken from the
@@ -386,6 +388,18 @@ impl CommandProcessor {
                 }
                 !done
             });
+            // A rewind that failed (the consumer not ready after a broker
+            // restart) is tried again on a timer: no request may come to
+            // wake the loop (a CI run once waited four minutes for one).
+            let waiting = to_rewind.iter().any(|p| owners.contains_key(p));
+            if waiting && rewind_again_at.is_none_or(|at| at <= Instant::now()) {
+                rewind_again_at = Some(Instant::now() + RETAKE_AFTER);
+                let again = wake.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(RETAKE_AFTER).await;
+                    again.notify_one();
+                });
+            }
             let mut by_partition: BTreeMap<u32, Vec<(i64, Request)>> = BTreeMap::new();
             for (partition, offset, request) in batch {
                 by_partition
