@@ -673,5 +673,6 @@ pub(crate) async fn catch_up(
         }
     }
     store.record(partition, &pending, next).await?;
-    Ok(high)
+    // Where reading stopped: past `high`, if a marker landed meanwhile.
+    Ok(next)
 }
