@@ -11,14 +11,17 @@ KAFKA_LOG="$KAFKA_STATE/kafka.log"
 # On the java command line, so that a pid is known to be ours.
 KAFKA_MARKER="-Dstudio.service=kafka"
 
-# ZGC rather than Kafka's own choice (G1 with a 20 ms pause goal): on two
-# cores shared with the processors, G1's young pauses stretched to 80 to
-# 360 ms under load (its GC threads wait for a core like everyone else),
-# and each showed in the commands' p99; ZGC collects concurrently (its
-# pauses are meant to stay under a millisecond). 2 GiB, because a broker
-# that has held many test runs' topics keeps some 500 MB live. The GC log
-# is kept for such questions.
-KAFKA_JAVA=(java -Xms2g -Xmx2g -XX:+UseZGC -XX:+ExplicitGCInvokesConcurrent
+# Kafka's command-line tools (formatting storage, deleting topics).
+KAFKA_TOOL=(java -Xmx256m -Djava.awt.headless=true
+    -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.properties" -cp "$KAFKA_HOME/lib/*")
+# The broker. ZGC rather than Kafka's own choice (G1 with a 20 ms pause
+# goal): on two cores shared with the processors, G1's young pauses
+# stretched to 80 to 360 ms under load (its GC threads wait for a core
+# like everyone else), and each showed in the commands' p99; ZGC collects
+# concurrently (its pauses are meant to stay under a millisecond). 2 GiB,
+# because a broker that has held many test runs' topics keeps some 500 MB
+# live. The GC log is kept for such questions.
+KAFKA_BROKER=(java -Xms2g -Xmx2g -XX:+UseZGC -XX:+ExplicitGCInvokesConcurrent
     "-Xlog:gc:file=$KAFKA_STATE/gc.log:time,uptime:filecount=2,filesize=10m"
     -Djava.awt.headless=true "$KAFKA_MARKER"
     -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.properties" -cp "$KAFKA_HOME/lib/*")
@@ -82,9 +85,9 @@ kafka_start() {
     if [ ! -f "$KAFKA_STATE/data/meta.properties" ]; then
         log "formatting Kafka storage"
         local cluster_id
-        cluster_id="$("${KAFKA_JAVA[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
+        cluster_id="$("${KAFKA_TOOL[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
         # Its output is a dump of the whole configuration: kept, not shown.
-        if ! "${KAFKA_JAVA[@]}" kafka.tools.StorageTool format --cluster-id "$cluster_id" \
+        if ! "${KAFKA_TOOL[@]}" kafka.tools.StorageTool format --cluster-id "$cluster_id" \
             --config "$KAFKA_STATE/server.properties" >"$KAFKA_STATE/format.log" 2>&1; then
             service_failed kafka "$KAFKA_STATE/format.log" "storage could not be formatted"
             return 1
@@ -97,7 +100,7 @@ kafka_start() {
         pin=(taskset -c "$KAFKA_CPUS")
         log "keeping Kafka on CPUs $KAFKA_CPUS"
     fi
-    start_daemon "$KAFKA_PID" "$KAFKA_LOG" "${pin[@]}" "${KAFKA_JAVA[@]}" kafka.Kafka "$KAFKA_STATE/server.properties"
+    start_daemon "$KAFKA_PID" "$KAFKA_LOG" "${pin[@]}" "${KAFKA_BROKER[@]}" kafka.Kafka "$KAFKA_STATE/server.properties"
 }
 
 kafka_running() {
@@ -129,6 +132,6 @@ kafka_delete_topics() {
         sed -n 's/^ *topic "\([^"]*\)".*/\1/p' | grep -E "$1" || true)"
     [ -n "$topics" ] || return 0
     log "deleting $(echo "$topics" | wc -l) topics left by earlier test runs"
-    "${KAFKA_JAVA[@]}" org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
+    "${KAFKA_TOOL[@]}" org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
         --delete --topic "$1" >/dev/null
 }
