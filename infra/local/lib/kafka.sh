@@ -14,14 +14,14 @@ KAFKA_MARKER="-Dstudio.service=kafka"
 # Kafka's command-line tools (formatting storage, deleting topics).
 KAFKA_TOOL=(java -Xmx256m -Djava.awt.headless=true
     -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.properties" -cp "$KAFKA_HOME/lib/*")
-# The broker. ZGC rather than Kafka's own choice (G1 with a 20 ms pause
-# goal): on two cores shared with the processors, G1's young pauses
-# stretched to 80 to 360 ms under load (its GC threads wait for a core
-# like everyone else), and each showed in the commands' p99; ZGC collects
-# concurrently (its pauses are meant to stay under a millisecond). 2 GiB,
-# because a broker that has held many test runs' topics keeps some 500 MB
-# live. The GC log is kept for such questions.
-KAFKA_BROKER=(java -Xms2g -Xmx2g -XX:+UseZGC -XX:+ExplicitGCInvokesConcurrent
+# The broker, with the JVM settings of Kafka's own start script
+# (kafka-run-class.sh): G1's default pause goal (200 ms) would show in
+# every command's p99. The GC log is kept: under load on two cores G1's
+# pauses stretched to 80 to 360 ms (docs/benchmarks.md); ZGC had none, but
+# a broker on ZGC twice failed to recover from a restart under load in
+# CI, so it is not the default until that is understood.
+KAFKA_BROKER=(java -Xms768m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent
     "-Xlog:gc:file=$KAFKA_STATE/gc.log:time,uptime:filecount=2,filesize=10m"
     -Djava.awt.headless=true "$KAFKA_MARKER"
     -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.properties" -cp "$KAFKA_HOME/lib/*")

@@ -243,9 +243,7 @@ impl CommandProcessor {
             .set("partition.assignment.strategy", "cooperative-sticky")
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000")
-            // A new request wakes a waiting fetch; the wait bounds only
-            // how often an idle processor asks.
-            .set("fetch.wait.max.ms", "200")
+            .set("fetch.wait.max.ms", "5")
             .create_with_context(GroupContext {
                 config: self.config.clone(),
                 changes: changes.clone(),
