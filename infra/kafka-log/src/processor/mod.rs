@@ -341,11 +341,7 @@ impl CommandProcessor {
                     Err(e) => {
                         tracing::warn!(partition = p, error = %e, "could not take partition");
                         retry_at.insert(p, Instant::now() + RETAKE_AFTER);
-                        let retry = wake.clone();
-                        tokio::spawn(async move {
-                            tokio::time::sleep(RETAKE_AFTER).await;
-                            retry.notify_one();
-                        });
+                        wake_after(&wake, RETAKE_AFTER);
                     }
                 }
             }
@@ -392,11 +388,7 @@ impl CommandProcessor {
             let waiting = to_rewind.iter().any(|p| owners.contains_key(p));
             if waiting && rewind_again_at.is_none_or(|at| at <= Instant::now()) {
                 rewind_again_at = Some(Instant::now() + RETAKE_AFTER);
-                let again = wake.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(RETAKE_AFTER).await;
-                    again.notify_one();
-                });
+                wake_after(&wake, RETAKE_AFTER);
             }
             let mut by_partition: BTreeMap<u32, Vec<(i64, Request)>> = BTreeMap::new();
             for (partition, offset, request) in batch {
@@ -425,6 +417,16 @@ impl CommandProcessor {
         tracing::info!("command processor stopped");
         Ok(())
     }
+}
+
+/// Wakes the loop after `pause`, so that what failed is tried again even
+/// if no request comes.
+fn wake_after(wake: &Arc<Notify>, pause: Duration) {
+    let wake = wake.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(pause).await;
+        wake.notify_one();
+    });
 }
 
 /// The next requests: the first one (waiting for it, unless `wake` says
