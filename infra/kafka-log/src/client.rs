@@ -75,9 +75,11 @@ impl KafkaEventLog {
         let id = Uuid::now_v7();
         let partition = kafka_partition(self.partition_of(&body.aggregate_id()))?;
         let key = body.aggregate_id().to_string();
-        let expires_at = chrono::Utc::now()
-            + chrono::TimeDelta::from_std(self.config.request_timeout)
-                .unwrap_or(chrono::TimeDelta::MAX);
+        // A timeout past the calendar's end waits for ever.
+        let expires_at = chrono::TimeDelta::from_std(self.config.request_timeout)
+            .ok()
+            .and_then(|timeout| chrono::Utc::now().checked_add_signed(timeout))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
         let payload = serde_json::to_vec(&Request {
             id,
             reply_partition: self.reply_partition,

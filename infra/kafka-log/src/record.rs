@@ -3,7 +3,7 @@
 //! attributes tools route by, so they need not parse the value.
 
 use rdkafka::Message;
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
 use studio_event_log::{EventEnvelope, LogError, Position, StoredEvent};
 
 pub(crate) const CONTENT_TYPE: &str = "application/cloudevents+json; charset=UTF-8";
@@ -30,6 +30,14 @@ pub(crate) fn headers(e: &EventEnvelope) -> OwnedHeaders {
             value: Some(value),
         })
     })
+}
+
+/// What `headers` add to a record, in bytes.
+pub(crate) fn header_bytes(headers: &OwnedHeaders) -> usize {
+    headers
+        .iter()
+        .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len))
+        .sum()
 }
 
 /// A record of the events topic as an event. Its shape is checked here;

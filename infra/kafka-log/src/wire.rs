@@ -24,8 +24,13 @@ pub struct Request {
 pub const EXPIRY_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 impl Request {
+    /// A deadline too far off to add the grace to (the end of chrono's
+    /// calendar) never passes: any producer may write to the requests
+    /// topic, and such a request must not crash its partition's owner.
     pub fn expired(&self, now: DateTime<Utc>) -> bool {
-        now > self.expires_at + EXPIRY_GRACE
+        self.expires_at
+            .checked_add_signed(EXPIRY_GRACE)
+            .is_some_and(|deadline| now > deadline)
     }
 }
 
@@ -219,6 +224,19 @@ mod tests {
         };
         assert!(!request.expired(sent + EXPIRY_GRACE));
         assert!(request.expired(sent + EXPIRY_GRACE + chrono::TimeDelta::milliseconds(1)));
+    }
+
+    #[test]
+    fn a_deadline_at_the_end_of_the_calendar_never_passes() {
+        let json = format!(
+            r#"{{"id":"{}","reply_partition":0,"expires_at":"+262142-12-31T23:59:59Z",
+               "body":{{"kind":"read_stream","aggregate_id":"{}","from_sequence":1}}}}"#,
+            Uuid::now_v7(),
+            Uuid::now_v7()
+        );
+        let request: Request = serde_json::from_str(&json).expect("a request");
+        assert!(!request.expired(Utc::now()));
+        assert!(!request.expired(DateTime::<Utc>::MAX_UTC));
     }
 
     /// Every reply a processor can send survives the trip.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use studio_event_log::conformance::{self as suite, request};
-use studio_event_log::{EventLog, GENESIS_HASH, Position};
+use studio_event_log::{EventLog, GENESIS_HASH, LogError, Position};
 use studio_kafka_log::{CommandProcessor, KafkaConfig, KafkaEventLog};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -177,4 +177,69 @@ async fn a_record_written_behind_the_owners_back_never_reaches_a_reply() {
         );
     }
     assert_eq!(read, answered, "the replies' positions are not the events'");
+}
+
+/// Anyone may write to the requests topic: a request no client would send
+/// (unreadable, or with a deadline at the end of the calendar) neither
+/// stops its partition's owner nor holds up the requests after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_leave_their_partition_serving() {
+    let (_fixture, log) = fresh().await;
+    let id = Uuid::now_v7();
+    let partition = i32::try_from(log.partition_of(&id)).expect("partition");
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &log.config().brokers)
+        .create()
+        .expect("a producer");
+    let topic = log.config().requests_topic();
+    let key = id.to_string();
+    let far_off = format!(
+        r#"{{"id":"{}","reply_partition":0,"expires_at":"+262142-12-31T23:59:59Z",
+           "body":{{"kind":"command_outcome","aggregate_id":"{id}","command_id":"{}"}}}}"#,
+        Uuid::now_v7(),
+        Uuid::now_v7()
+    );
+    for payload in [far_off.as_bytes(), b"{not json", b"{\"kind\":\"append\"}"] {
+        producer
+            .send(
+                FutureRecord::to(&topic)
+                    .partition(partition)
+                    .key(&key)
+                    .payload(payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("a hostile request written");
+    }
+    let appended = log
+        .append(request(id, 0, GENESIS_HASH, 1))
+        .await
+        .expect("the partition still serves");
+    assert_eq!(appended.version, 1);
+}
+
+/// The `ce_*` headers repeat attributes of the value: an event that only
+/// with them is larger than Kafka takes is refused as too large, and the
+/// stream is as it was (the broker's refusal would fail the batch, again
+/// at each retry, and stop the partition).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_too_large_with_its_headers_is_refused_and_changes_nothing() {
+    let (_fixture, log) = fresh().await;
+    let id = Uuid::now_v7();
+    let mut large = request(id, 0, GENESIS_HASH, 1);
+    large.events[0].source = format!("/{}", "s".repeat(600_000));
+    large.events[0].hash = large.events[0].computed_hash();
+    assert!(large.events[0].to_json().len() < 900_000);
+    match log.append(large).await {
+        Err(LogError::InvalidAppend(reason)) => {
+            assert!(reason.contains("bytes as a record"), "{reason}")
+        }
+        other => panic!("a too large event was not refused: {other:?}"),
+    }
+    assert!(log.read_stream(id).await.expect("read").is_empty());
+    let appended = log
+        .append(request(id, 0, GENESIS_HASH, 1))
+        .await
+        .expect("the stream takes its first event");
+    assert_eq!(appended.version, 1);
 }

@@ -7,11 +7,13 @@
 mod owner;
 mod store;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::time::Instant;
 
 use rdkafka::client::ClientContext;
@@ -30,10 +32,15 @@ use crate::blocking::off_the_executor;
 use crate::cursor::{kafka_partition, partitions_of};
 use crate::error::unavailable;
 use crate::topics::ensure_topics;
-use crate::wire::Request;
+use crate::wire::{Request, RequestBody};
 
 /// Most requests carried out in one batch.
 const MAX_BATCH: usize = 2_000;
+/// Most events, and most bytes of requests, in one batch: the producer's
+/// queue holds 100,000 records and 1 GiB, and a batch that overflows it
+/// would fail again each time its requests are re-read.
+const MAX_BATCH_EVENTS: usize = 20_000;
+const MAX_BATCH_BYTES: usize = 64 << 20;
 /// Once a batch has its first request, how long it gathers more.
 const GATHER: Duration = Duration::from_millis(2);
 /// How long fencing a partition may hold up a rebalance.
@@ -150,7 +157,7 @@ impl ConsumerContext for GroupContext {
 struct Running {
     /// Which owner this is: a failure reported by an earlier one is stale.
     serial: u64,
-    queue: mpsc::UnboundedSender<Vec<(i64, Request)>>,
+    queue: mpsc::UnboundedSender<Vec<Received>>,
     _task: AbortOnDropHandle<()>,
 }
 
@@ -185,18 +192,28 @@ impl Running {
             });
             wake.notify_one();
         };
-        let (queue, mut requests) = mpsc::unbounded_channel::<Vec<(i64, Request)>>();
+        let (queue, mut requests) = mpsc::unbounded_channel::<Vec<Received>>();
         let task = tokio::spawn(async move {
             let mut owner = owner;
-            while let Some(mut batch) = requests.recv().await {
+            let mut pending = VecDeque::new();
+            while let Some(read) = requests.recv().await {
+                pending.extend(read);
                 // What queued while the last batch was committed joins in.
-                while batch.len() < MAX_BATCH {
-                    match requests.try_recv() {
-                        Ok(more) => batch.extend(more),
-                        Err(_) => break,
-                    }
+                while let Ok(more) = requests.try_recv() {
+                    pending.extend(more);
                 }
-                if let Err(Failed(reason)) = owner.handle(batch, &membership).await {
+                while !pending.is_empty() {
+                    let batch = next_batch(&mut pending);
+                    // A panic is a bug, but it must not leave the
+                    // partition silently unserved.
+                    let handled = AssertUnwindSafe(owner.handle(batch, &membership))
+                        .catch_unwind()
+                        .await;
+                    let reason = match handled {
+                        Ok(Ok(())) => continue,
+                        Ok(Err(Failed(reason))) => reason,
+                        Err(panic) => format!("the owner panicked: {}", panic_message(&*panic)),
+                    };
                     fail(reason);
                     return;
                 }
@@ -390,12 +407,9 @@ impl CommandProcessor {
                 rewind_again_at = Some(Instant::now() + RETAKE_AFTER);
                 wake_after(&wake, RETAKE_AFTER);
             }
-            let mut by_partition: BTreeMap<u32, Vec<(i64, Request)>> = BTreeMap::new();
-            for (partition, offset, request) in batch {
-                by_partition
-                    .entry(partition)
-                    .or_default()
-                    .push((offset, request));
+            let mut by_partition: BTreeMap<u32, Vec<Received>> = BTreeMap::new();
+            for (partition, received) in batch {
+                by_partition.entry(partition).or_default().push(received);
             }
             for (p, requests) in by_partition {
                 if rewound.contains(&p) || to_rewind.contains(&p) {
@@ -429,14 +443,57 @@ fn wake_after(wake: &Arc<Notify>, pause: Duration) {
     });
 }
 
+/// A request as read from the requests topic.
+struct Received {
+    offset: i64,
+    /// The record's size.
+    bytes: usize,
+    request: Request,
+}
+
+/// Takes the next batch from the front of `pending`: at least one
+/// request, and no more than `MAX_BATCH` requests, `MAX_BATCH_EVENTS`
+/// events and `MAX_BATCH_BYTES` bytes unless that one request alone is
+/// larger.
+fn next_batch(pending: &mut VecDeque<Received>) -> Vec<(i64, Request)> {
+    let (mut events, mut bytes) = (0, 0);
+    let mut batch = Vec::new();
+    while let Some(next) = pending.front() {
+        let adds = match &next.request.body {
+            RequestBody::Append { events, .. } => events.len(),
+            _ => 0,
+        };
+        let full = batch.len() >= MAX_BATCH
+            || events + adds > MAX_BATCH_EVENTS
+            || bytes + next.bytes > MAX_BATCH_BYTES;
+        if full && !batch.is_empty() {
+            break;
+        }
+        events += adds;
+        bytes += next.bytes;
+        if let Some(received) = pending.pop_front() {
+            batch.push((received.offset, received.request));
+        }
+    }
+    batch
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
 /// The next requests: the first one (waiting for it, unless `wake` says
 /// the loop has something else to do first), then those that follow
-/// within `GATHER`, up to `MAX_BATCH`; each with its partition and
-/// offset. Unreadable records are logged and skipped (they get no reply).
+/// within `GATHER`, up to `MAX_BATCH`; each with its partition.
+/// Unreadable records are logged and skipped (they get no reply).
 async fn gather(
     consumer: &StreamConsumer<GroupContext>,
     wake: &Notify,
-) -> Result<Vec<(u32, i64, Request)>, LogError> {
+) -> Result<Vec<(u32, Received)>, LogError> {
     let mut batch = Vec::new();
     let mut deadline = None;
     while batch.len() < MAX_BATCH {
@@ -473,8 +530,16 @@ async fn gather(
         let Ok(partition) = u32::try_from(record.partition()) else {
             continue;
         };
+        let bytes = record.payload_len();
         match record.payload().map(serde_json::from_slice::<Request>) {
-            Some(Ok(request)) => batch.push((partition, record.offset(), request)),
+            Some(Ok(request)) => batch.push((
+                partition,
+                Received {
+                    offset: record.offset(),
+                    bytes,
+                    request,
+                },
+            )),
             other => tracing::warn!(
                 partition,
                 offset = record.offset(),
@@ -526,5 +591,67 @@ fn rewind_to_committed(
             tracing::warn!(partition, error = %e, "could not rewind the requests");
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use studio_event_log::GENESIS_HASH;
+    use studio_event_log::conformance::request;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn append(events: usize, bytes: usize) -> Received {
+        let append = request(Uuid::now_v7(), 0, GENESIS_HASH, events);
+        Received {
+            offset: 0,
+            bytes,
+            request: Request {
+                id: Uuid::now_v7(),
+                reply_partition: 0,
+                expires_at: chrono::Utc::now(),
+                body: RequestBody::Append {
+                    aggregate_id: append.aggregate_id,
+                    expected_version: 0,
+                    command_id: append.command_id,
+                    events: append.events,
+                },
+            },
+        }
+    }
+
+    fn sizes(mut pending: VecDeque<Received>) -> Vec<usize> {
+        let mut sizes = Vec::new();
+        while !pending.is_empty() {
+            sizes.push(next_batch(&mut pending).len());
+        }
+        sizes
+    }
+
+    #[test]
+    fn a_batch_stops_at_its_requests_events_or_bytes() {
+        let many: VecDeque<_> = (0..MAX_BATCH + 1).map(|_| append(1, 100)).collect();
+        assert_eq!(sizes(many), vec![MAX_BATCH, 1]);
+
+        let events_per_append = MAX_BATCH_EVENTS / 4;
+        let large: VecDeque<_> = (0..9).map(|_| append(events_per_append, 100)).collect();
+        assert_eq!(sizes(large), vec![4, 4, 1]);
+
+        let heavy: VecDeque<_> = (0..5).map(|_| append(1, MAX_BATCH_BYTES / 2)).collect();
+        assert_eq!(sizes(heavy), vec![2, 2, 1]);
+    }
+
+    #[test]
+    fn a_request_larger_than_a_batch_is_a_batch_of_its_own() {
+        let pending: VecDeque<_> = [
+            append(1, 100),
+            append(MAX_BATCH_EVENTS + 1, 100),
+            append(1, MAX_BATCH_BYTES + 1),
+            append(1, 100),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(sizes(pending), vec![1, 1, 1, 1]);
     }
 }

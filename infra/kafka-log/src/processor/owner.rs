@@ -31,11 +31,12 @@ use super::store::{Head, Known, Store};
 use crate::KafkaConfig;
 use crate::cursor::{kafka_offset, kafka_partition};
 use crate::error::{Quiet, Reader, unavailable, watermarks};
-use crate::record::{headers, stored_event};
+use crate::record::{header_bytes, headers, stored_event};
 use crate::wire::{ReplyBody, Request, RequestBody, WireError, WireOutcome};
 
-/// Kafka's default limit on a record is 1 MiB: larger events are refused
-/// at the door rather than failing the transaction.
+/// Kafka's default limit on a record is 1 MiB: larger events (value and
+/// headers) are refused at the door rather than failing the transaction,
+/// which would fail again each time the partition's requests are re-read.
 const MAX_EVENT_BYTES: usize = 900_000;
 /// A page of a stream read.
 const MAX_REPLY_BYTES: usize = 512_000;
@@ -410,14 +411,17 @@ impl Owner {
                 ))));
             }
             let json = event.to_json();
-            if json.len() > MAX_EVENT_BYTES {
+            let headers = headers(event);
+            // The headers repeat some attributes: the record is both.
+            let bytes = json.len() + header_bytes(&headers);
+            if bytes > MAX_EVENT_BYTES {
                 return Ok(Err(LogError::InvalidAppend(format!(
-                    "event {} is {} bytes; an event may have at most {MAX_EVENT_BYTES}",
-                    event.id,
-                    json.len()
+                    "event {} is {bytes} bytes as a record; an event may have at most \
+                     {MAX_EVENT_BYTES}",
+                    event.id
                 ))));
             }
-            records.push((json, headers(event)));
+            records.push((json, headers));
         }
         let topic = self.config.events_topic();
         let key = aggregate_id.to_string();
