@@ -72,6 +72,25 @@ async fn fresh() -> (Fixture, Arc<KafkaEventLog>) {
     )
 }
 
+/// Writes `payload` to a partition of one of the log's topics as any
+/// producer could, past the log's client and processors.
+async fn write_raw(log: &KafkaEventLog, topic: &str, partition: u32, key: &str, payload: &[u8]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &log.config().brokers)
+        .create()
+        .expect("a producer");
+    producer
+        .send(
+            FutureRecord::to(topic)
+                .partition(i32::try_from(partition).expect("partition"))
+                .key(key)
+                .payload(payload),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("a record written past the log");
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,23 +149,14 @@ async fn a_record_written_behind_the_owners_back_never_reaches_a_reply() {
         .find(|other| log.partition_of(other) == partition)
         .expect("a stream of the same partition");
     let foreign = request(other, 0, GENESIS_HASH, 1);
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &log.config().brokers)
-        .create()
-        .expect("a producer");
-    let topic = log.config().events_topic();
-    let key = other.to_string();
-    let json = foreign.events[0].to_json();
-    producer
-        .send(
-            FutureRecord::to(&topic)
-                .partition(i32::try_from(partition).expect("partition"))
-                .key(&key)
-                .payload(&json),
-            Duration::from_secs(10),
-        )
-        .await
-        .expect("written behind the owner's back");
+    write_raw(
+        &log,
+        &log.config().events_topic(),
+        partition,
+        &other.to_string(),
+        foreign.events[0].to_json().as_bytes(),
+    )
+    .await;
 
     let second = log
         .append(request(id, 1, &hash, 1))
@@ -186,13 +196,7 @@ async fn a_record_written_behind_the_owners_back_never_reaches_a_reply() {
 async fn hostile_requests_leave_their_partition_serving() {
     let (_fixture, log) = fresh().await;
     let id = Uuid::now_v7();
-    let partition = i32::try_from(log.partition_of(&id)).expect("partition");
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &log.config().brokers)
-        .create()
-        .expect("a producer");
-    let topic = log.config().requests_topic();
-    let key = id.to_string();
+    let (topic, partition) = (log.config().requests_topic(), log.partition_of(&id));
     let far_off = format!(
         r#"{{"id":"{}","reply_partition":0,"expires_at":"+262142-12-31T23:59:59Z",
            "body":{{"kind":"command_outcome","aggregate_id":"{id}","command_id":"{}"}}}}"#,
@@ -200,16 +204,7 @@ async fn hostile_requests_leave_their_partition_serving() {
         Uuid::now_v7()
     );
     for payload in [far_off.as_bytes(), b"{not json", b"{\"kind\":\"append\"}"] {
-        producer
-            .send(
-                FutureRecord::to(&topic)
-                    .partition(partition)
-                    .key(&key)
-                    .payload(payload),
-                Duration::from_secs(10),
-            )
-            .await
-            .expect("a hostile request written");
+        write_raw(&log, &topic, partition, &id.to_string(), payload).await;
     }
     let appended = log
         .append(request(id, 0, GENESIS_HASH, 1))
