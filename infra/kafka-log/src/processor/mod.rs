@@ -255,7 +255,18 @@ impl CommandProcessor {
             .set("group.id", self.config.processor_group())
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set("isolation.level", "read_committed")
+            // Requests are written outside transactions, so this changes
+            // nothing of what is read; it is for the committed offsets.
+            // Read committed, a fetch of them waits while any offset is
+            // pending in an open transaction (KIP-447), and after a broker
+            // restart one partition's stayed pending for minutes, holding
+            // up the fetch for every partition assigned with it. A
+            // partition is rewound only once taken, after the fence has
+            // settled its last owner's transaction, so the offset read is
+            // the committed one; only where a broker leaves an offset
+            // pending is it a batch older, and that batch is read again
+            // (its appends are duplicates by command id).
+            .set("isolation.level", "read_uncommitted")
             .set("auto.offset.reset", "earliest")
             .set("partition.assignment.strategy", "cooperative-sticky")
             .set("session.timeout.ms", "6000")
