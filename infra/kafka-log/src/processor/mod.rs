@@ -36,11 +36,14 @@ use crate::wire::{Request, RequestBody};
 
 /// Most requests carried out in one batch.
 const MAX_BATCH: usize = 2_000;
-/// Most events, and most bytes of requests, in one batch: the producer's
-/// queue holds 100,000 records and 1 GiB, and a batch that overflows it
-/// would fail again each time its requests are re-read.
+/// Most events, and most bytes of requests and replies, in one batch: the
+/// producer's queue holds 100,000 records and 1 GiB, and a batch that
+/// overflows it would fail again each time its requests are re-read.
 const MAX_BATCH_EVENTS: usize = 20_000;
 const MAX_BATCH_BYTES: usize = 64 << 20;
+/// What a stream read's reply may weigh: a page of up to 512 KB of
+/// events, or one event of up to 900 KB.
+const STREAM_REPLY_BYTES: usize = 1 << 20;
 /// Once a batch has its first request, how long it gathers more.
 const GATHER: Duration = Duration::from_millis(2);
 /// How long fencing a partition may hold up a rebalance.
@@ -464,24 +467,26 @@ struct Received {
 
 /// Takes the next batch from the front of `pending`: at least one
 /// request, and no more than `MAX_BATCH` requests, `MAX_BATCH_EVENTS`
-/// events and `MAX_BATCH_BYTES` bytes unless that one request alone is
-/// larger.
+/// events and `MAX_BATCH_BYTES` bytes written unless that one request
+/// alone is larger.
 fn next_batch(pending: &mut VecDeque<Received>) -> Vec<(i64, Request)> {
     let (mut events, mut bytes) = (0, 0);
     let mut batch = Vec::new();
     while let Some(next) = pending.front() {
-        let adds = match &next.request.body {
-            RequestBody::Append { events, .. } => events.len(),
-            _ => 0,
+        // An append writes its request's events; a read, a page of them.
+        let (adds, weighs) = match &next.request.body {
+            RequestBody::Append { events, .. } => (events.len(), next.bytes),
+            RequestBody::ReadStream { .. } => (0, next.bytes + STREAM_REPLY_BYTES),
+            RequestBody::CommandOutcome { .. } => (0, next.bytes),
         };
         let full = batch.len() >= MAX_BATCH
             || events + adds > MAX_BATCH_EVENTS
-            || bytes + next.bytes > MAX_BATCH_BYTES;
+            || bytes + weighs > MAX_BATCH_BYTES;
         if full && !batch.is_empty() {
             break;
         }
         events += adds;
-        bytes += next.bytes;
+        bytes += weighs;
         if let Some(received) = pending.pop_front() {
             batch.push((received.offset, received.request));
         }
@@ -664,5 +669,26 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(sizes(pending), vec![1, 1, 1, 1]);
+    }
+
+    /// A read's reply, a page of events, counts toward the batch's bytes.
+    #[test]
+    fn stream_reads_weigh_their_replies() {
+        let read = || Received {
+            offset: 0,
+            bytes: 100,
+            request: Request {
+                id: Uuid::now_v7(),
+                reply_partition: 0,
+                expires_at: chrono::Utc::now(),
+                body: RequestBody::ReadStream {
+                    aggregate_id: Uuid::now_v7(),
+                    from_sequence: 1,
+                },
+            },
+        };
+        let per_batch = MAX_BATCH_BYTES / (100 + STREAM_REPLY_BYTES);
+        let reads: VecDeque<_> = (0..per_batch + 1).map(|_| read()).collect();
+        assert_eq!(sizes(reads), vec![per_batch, 1]);
     }
 }
