@@ -217,9 +217,10 @@ async fn listen(
         .reader()
         .set("enable.partition.eof", "false")
         // A reply's commit marker does wake a waiting fetch (a 200 ms
-        // wait measured the same latency), but runs with 200 ms here and
-        // in the processors came with broker-restart failures in CI that
-        // are not understood (docs/benchmarks.md): 5 ms until they are.
+        // wait measured the same latency). 5 ms since broker-restart
+        // failures in CI were blamed on 200 ms; they came with 5 ms too
+        // (pending offsets, docs/benchmarks.md), and 200 ms was not
+        // measured again since.
         .set("fetch.wait.max.ms", "5")
         .create_with_context(Quiet)
         .map_err(|e| unavailable("connecting to Kafka", e))?;
