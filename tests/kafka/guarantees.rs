@@ -38,10 +38,13 @@ async fn group_has(config: &studio_kafka_log::KafkaConfig, members: usize) {
     }
 }
 
-async fn retry_in_doubt(log: &dyn EventLog, report: &load::Report) -> Vec<(Uuid, Uuid)> {
+async fn retry_in_doubt(log: &dyn EventLog, report: &mut load::Report) -> Vec<(Uuid, Uuid)> {
     let mut retried = Vec::new();
     for append in &report.in_doubt {
-        append_when_ready(log, append.clone()).await;
+        let outcome = append_when_ready(log, append.clone()).await;
+        if let Some(first) = outcome.positions.first() {
+            report.positions.insert(append.command_id, *first);
+        }
         retried.push((append.command_id, append.aggregate_id));
     }
     retried
@@ -57,7 +60,7 @@ fn verdict(
     // Retried with their first command ids and answered: now acknowledged.
     acknowledged.extend_from_slice(retried);
     let retried: Vec<Uuid> = retried.iter().map(|(c, _)| *c).collect();
-    topic::verdict(&records, &acknowledged, &retried);
+    topic::verdict(&records, &acknowledged, &report.positions, &retried);
     eprintln!(
         "{} events in the log; {} commands acknowledged under load, {} in doubt and retried",
         records.len(),
@@ -123,7 +126,7 @@ async fn a_processor_killed_mid_load_loses_and_duplicates_nothing() {
     victim.restart();
     tokio::time::sleep(Duration::from_secs(8)).await;
     stop.cancel();
-    let report = running.await.expect("the load");
+    let mut report = running.await.expect("the load");
     assert!(
         report.acknowledged.len() > 100,
         "too little load to judge: {} acknowledged, errors {:?}",
@@ -136,7 +139,7 @@ async fn a_processor_killed_mid_load_loses_and_duplicates_nothing() {
             "a client got an error it cannot retry: {e}"
         );
     }
-    let retried = retry_in_doubt(log.as_ref(), &report).await;
+    let retried = retry_in_doubt(log.as_ref(), &mut report).await;
     let config = Arc::new(config);
     let judged = config.clone();
     tokio::task::spawn_blocking(move || verdict(&judged, &report, &retried))
@@ -169,7 +172,7 @@ async fn a_broker_restart_under_load_loses_nothing_acknowledged() {
     script("up.sh");
     tokio::time::sleep(Duration::from_secs(15)).await;
     stop.cancel();
-    let report = running.await.expect("the load");
+    let mut report = running.await.expect("the load");
     assert!(
         !report.errors.is_empty(),
         "no client noticed the broker was gone"
@@ -188,7 +191,7 @@ async fn a_broker_restart_under_load_loses_nothing_acknowledged() {
         "commands were answered again {:.1} s after the load stopped",
         recovering.elapsed().as_secs_f64()
     );
-    let retried = retry_in_doubt(log.as_ref(), &report).await;
+    let retried = retry_in_doubt(log.as_ref(), &mut report).await;
     tokio::task::spawn_blocking(move || verdict(&config, &report, &retried))
         .await
         .expect("the verdict");

@@ -1,10 +1,11 @@
 //! A steady load: workers appending one event at a time to streams of
 //! their own, remembering what was acknowledged and what is in doubt.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use studio_event_log::conformance::request;
-use studio_event_log::{AppendRequest, EventLog, GENESIS_HASH, LogError};
+use studio_event_log::{AppendRequest, EventLog, GENESIS_HASH, LogError, Position};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -18,6 +19,8 @@ struct Stream {
 pub struct Report {
     /// Commands the client saw appended (command id, aggregate id).
     pub acknowledged: Vec<(Uuid, Uuid)>,
+    /// Where their first events landed, as their outcomes said.
+    pub positions: HashMap<Uuid, Position>,
     /// Commands that failed without an answer: they may or may not have
     /// been carried out. Their streams were set aside.
     pub in_doubt: Vec<AppendRequest>,
@@ -27,6 +30,7 @@ pub struct Report {
 impl Report {
     fn merge(&mut self, other: Report) {
         self.acknowledged.extend(other.acknowledged);
+        self.positions.extend(other.positions);
         self.in_doubt.extend(other.in_doubt);
         self.errors.extend(other.errors);
     }
@@ -68,6 +72,9 @@ async fn worker(log: Arc<dyn EventLog>, streams: usize, stop: CancellationToken)
                 stream.version = outcome.version;
                 stream.hash = append.events[0].hash.clone();
                 report.acknowledged.push((append.command_id, stream.id));
+                if let Some(first) = outcome.positions.first() {
+                    report.positions.insert(append.command_id, *first);
+                }
             }
             Err(e) => {
                 let retryable = e.is_retryable();

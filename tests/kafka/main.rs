@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use studio_event_log::{AppendRequest, EventLog, LogError};
+use studio_event_log::{AppendOutcome, AppendRequest, EventLog, LogError};
 use studio_kafka_log::{KafkaConfig, KafkaEventLog};
 use tempfile::TempDir;
 
@@ -115,11 +115,11 @@ async fn client(config: &KafkaConfig) -> Arc<dyn EventLog> {
 /// Appends, retrying while no processor answers yet (they are starting,
 /// or rejoining their group after a broker restart, which has taken from
 /// 30 to over 90 seconds here).
-async fn append_when_ready(log: &dyn EventLog, request: AppendRequest) -> u64 {
+async fn append_when_ready(log: &dyn EventLog, request: AppendRequest) -> AppendOutcome {
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         match log.append(request.clone()).await {
-            Ok(outcome) => return outcome.version,
+            Ok(outcome) => return outcome,
             Err(e) if e.is_retryable() && Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -132,7 +132,7 @@ fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn is_conflict(result: &Result<studio_event_log::AppendOutcome, LogError>) -> bool {
+fn is_conflict(result: &Result<AppendOutcome, LogError>) -> bool {
     matches!(result, Err(LogError::Conflict { .. }))
 }
 

@@ -1,17 +1,20 @@
 //! The events topic read with a plain consumer (`read_committed`), and the
 //! verdict on what it holds.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde_json::Value;
+use studio_event_log::Position;
 use studio_kafka_log::KafkaConfig;
 use uuid::Uuid;
 
 pub struct Record {
+    pub position: Position,
     pub event_id: Uuid,
     pub aggregate_id: Uuid,
     pub sequence: u64,
@@ -29,43 +32,38 @@ pub fn read_committed(config: &KafkaConfig) -> Vec<Record> {
         .create()
         .expect("a consumer");
     let topic = config.events_topic();
+    let partitions = i32::try_from(config.partitions).expect("partitions");
     let mut assignment = TopicPartitionList::new();
-    let mut ends = BTreeMap::new();
-    for p in 0..i32::try_from(config.partitions).expect("partitions") {
+    for p in 0..partitions {
         assignment
             .add_partition_offset(&topic, p, Offset::Beginning)
             .expect("assign");
-        let (_, high) = consumer
-            .fetch_watermarks(&topic, p, Duration::from_secs(10))
-            .expect("watermarks");
-        ends.insert(p, high);
     }
     consumer.assign(&assignment).expect("assign");
     let mut records = Vec::new();
-    let mut done = BTreeSet::new();
+    let mut reached: BTreeMap<i32, i64> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(120);
-    while done.len() < ends.len() {
+    // The ends are asked again once reached, until they stand still: an
+    // end read once, right after a broker restart, may be stale and would
+    // cut the tail off the verdict.
+    let mut ends = high_watermarks(&consumer, &topic, partitions);
+    loop {
         assert!(
             Instant::now() < deadline,
             "the topic was not read to its end"
         );
-        match consumer.poll(Duration::from_millis(500)) {
-            Some(Ok(message)) => {
-                let value: Value =
-                    serde_json::from_slice(message.payload().expect("a value")).expect("JSON");
-                let uuid = |field: &str| {
-                    value[field]
-                        .as_str()
-                        .and_then(|s| Uuid::parse_str(s).ok())
-                        .unwrap_or_else(|| panic!("{field} of {value}"))
-                };
-                records.push(Record {
-                    event_id: uuid("id"),
-                    aggregate_id: uuid("subject"),
-                    sequence: value["aggregatesequence"].as_u64().expect("sequence"),
-                    command_id: uuid("commandid"),
-                });
+        if ends
+            .iter()
+            .all(|(p, high)| reached.get(p).is_some_and(|r| r >= high))
+        {
+            let again = high_watermarks(&consumer, &topic, partitions);
+            if again == ends {
+                break;
             }
+            ends = again;
+        }
+        match consumer.poll(Duration::from_millis(500)) {
+            Some(Ok(message)) => records.push(record(&message)),
             Some(Err(KafkaError::PartitionEOF(p))) => {
                 let position = consumer
                     .position()
@@ -75,9 +73,7 @@ pub fn read_committed(config: &KafkaConfig) -> Vec<Record> {
                             .and_then(|e| e.offset().to_raw())
                     })
                     .unwrap_or(0);
-                if position >= ends[&p] {
-                    done.insert(p);
-                }
+                reached.insert(p, position);
             }
             Some(Err(e)) => panic!("reading the events topic: {e}"),
             None => {}
@@ -86,9 +82,45 @@ pub fn read_committed(config: &KafkaConfig) -> Vec<Record> {
     records
 }
 
+fn high_watermarks(consumer: &BaseConsumer, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
+    (0..partitions)
+        .map(|p| {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .expect("watermarks");
+            (p, high)
+        })
+        .collect()
+}
+
+fn record(message: &BorrowedMessage<'_>) -> Record {
+    let value: Value = serde_json::from_slice(message.payload().expect("a value")).expect("JSON");
+    let uuid = |field: &str| {
+        value[field]
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .unwrap_or_else(|| panic!("{field} of {value}"))
+    };
+    Record {
+        position: Position {
+            partition: u32::try_from(message.partition()).expect("a partition"),
+            offset: u64::try_from(message.offset()).expect("an offset"),
+        },
+        event_id: uuid("id"),
+        aggregate_id: uuid("subject"),
+        sequence: value["aggregatesequence"].as_u64().expect("sequence"),
+        command_id: uuid("commandid"),
+    }
+}
+
 /// The log holds each event once, every stream contiguous from 1, every
 /// acknowledged command exactly once and every retried one at most once.
-pub fn verdict(records: &[Record], acknowledged: &[(Uuid, Uuid)], retried: &[Uuid]) {
+pub fn verdict(
+    records: &[Record],
+    acknowledged: &[(Uuid, Uuid)],
+    positions: &HashMap<Uuid, Position>,
+    retried: &[Uuid],
+) {
     let mut ids = HashSet::new();
     for r in records {
         assert!(
@@ -112,10 +144,12 @@ pub fn verdict(records: &[Record], acknowledged: &[(Uuid, Uuid)], retried: &[Uui
         *commands.entry(r.command_id).or_default() += 1;
     }
     for (command, aggregate) in acknowledged {
+        let found = commands.get(command).copied().unwrap_or(0);
         assert_eq!(
-            commands.get(command).copied().unwrap_or(0),
+            found,
             1,
-            "acknowledged command {command} (stream {aggregate}) is not in the log exactly once"
+            "acknowledged command {command} (stream {aggregate}) is in the log {found} times; {}",
+            whereabouts(records, *command, *aggregate, positions.get(command))
         );
     }
     for command in retried {
@@ -124,4 +158,35 @@ pub fn verdict(records: &[Record], acknowledged: &[(Uuid, Uuid)], retried: &[Uui
             "retried command {command} was applied twice"
         );
     }
+}
+
+/// What the log holds where an acknowledged command was said to land, and
+/// where its stream's events are: the facts a failed verdict needs.
+fn whereabouts(
+    records: &[Record],
+    command: Uuid,
+    aggregate: Uuid,
+    acknowledged_at: Option<&Position>,
+) -> String {
+    let there = acknowledged_at.map(|at| {
+        records.iter().find(|r| r.position == *at).map_or_else(
+            || format!("no committed event is at {at:?}, where its outcome put it"),
+            |r| {
+                format!(
+                    "at {at:?}, where its outcome put it, is event {} of command {}",
+                    r.event_id, r.command_id
+                )
+            },
+        )
+    });
+    let stream: Vec<String> = records
+        .iter()
+        .filter(|r| r.aggregate_id == aggregate)
+        .map(|r| format!("{}@{}", r.sequence, r.position.offset))
+        .collect();
+    format!(
+        "{}; the stream's events (sequence@offset): {}",
+        there.unwrap_or_else(|| format!("no position was recorded for {command}")),
+        stream.join(" ")
+    )
 }
