@@ -131,11 +131,9 @@ conformance_shared!(
     sequences_stay_contiguous_under_contention,
 );
 
-/// The owner, the partition's only writer, foresees where its events land
-/// and sends the replies with them. A record written behind its back moves
-/// the partition's end: the batch lands elsewhere than foreseen, so it is
-/// aborted before any reply is seen, the partition is taken again, and the
-/// append is answered with the offsets its events really have.
+/// A record written behind the owner's back moves the partition's end:
+/// the append after it is answered with the offsets its events really
+/// have, not where the owner's last commit would put them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_written_behind_the_owners_back_never_reaches_a_reply() {
     let (_fixture, log) = fresh().await;

@@ -4,6 +4,7 @@
 //! out the partition's requests a batch at a time, one Kafka transaction
 //! per partition and batch.
 
+mod catch_up;
 mod owner;
 mod store;
 

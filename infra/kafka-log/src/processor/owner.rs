@@ -5,19 +5,17 @@
 //! whose `transactional.id` belongs to the partition: whoever takes the
 //! partition next fences it.
 //!
-//! Being the only writer, the owner knows where its events will land: at
-//! the partition's end, which after each commit is one past the commit
-//! marker. The replies carry those offsets, so they go out with the events
-//! instead of after them (one round trip to the broker fewer a batch); the
-//! offsets Kafka gives are checked before the commit, and a batch whose
-//! events landed elsewhere is aborted, its replies unseen.
+//! The replies go out once the events have landed, with the offsets Kafka
+//! gave them. (Foreseeing the offsets, to send the replies with the
+//! events, saved a round trip but turned a transaction Kafka had left open
+//! on the events partition into a loss: see `write`.)
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::try_join_all;
-use rdkafka::consumer::{Consumer, ConsumerGroupMetadata};
+use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -27,11 +25,12 @@ use studio_event_log::{
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::catch_up::catch_up;
 use super::store::{Head, Known, Store};
 use crate::KafkaConfig;
-use crate::cursor::{kafka_offset, kafka_partition};
-use crate::error::{Quiet, Reader, unavailable, watermarks};
-use crate::record::{header_bytes, headers, stored_event};
+use crate::cursor::kafka_partition;
+use crate::error::unavailable;
+use crate::record::{header_bytes, headers};
 use crate::wire::{ReplyBody, Request, RequestBody, WireError, WireOutcome};
 
 /// Kafka's default limit on a record is 1 MiB: larger events (value and
@@ -44,8 +43,6 @@ const MAX_REPLY_BYTES: usize = 512_000;
 /// that died is aborted by the broker after this (unless the next owner
 /// fences it first, as it does).
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long catching up may wait for another owner's open transaction.
-const CATCH_UP_LIMIT: Duration = Duration::from_secs(90);
 
 /// The partition's transactional producer, its `init_transactions` done:
 /// the previous owner is fenced and whatever transaction it left open is
@@ -103,8 +100,10 @@ pub(crate) struct Owner {
     producer: FutureProducer,
     config: KafkaConfig,
     store: Store,
-    /// The offset the partition's next record gets.
-    end: u64,
+    /// Events this partition's producer left open (see `catch_up`): the
+    /// next commit that writes events commits them too, and appends are
+    /// checked as if they were committed.
+    carried: Vec<StoredEvent>,
 }
 
 impl Owner {
@@ -130,13 +129,13 @@ impl Owner {
                 })??
             }
         };
-        let end = catch_up(config, store, partition).await?;
+        let carried = catch_up(config, store, partition).await?;
         Ok(Self {
             partition,
             producer,
             config: config.clone(),
             store: store.clone(),
-            end,
+            carried,
         })
     }
 
@@ -154,12 +153,13 @@ impl Owner {
             .begin_transaction()
             .map_err(|e| failed("beginning a transaction", e))?;
         match self.write(requests, last_offset, membership).await {
+            Ok(appended) if appended.is_empty() => Ok(()),
             Ok(appended) => {
-                if let Some(last) = appended.last() {
-                    // Past the last event, the commit marker.
-                    self.end = last.position.offset + 2;
-                }
-                self.remember(appended).await
+                // The commit marker that ended this batch's events ended
+                // the carried ones with them.
+                let mut committed = std::mem::take(&mut self.carried);
+                committed.extend(appended);
+                self.remember(committed).await
             }
             Err(failure) => {
                 let producer = self.producer.clone();
@@ -180,7 +180,8 @@ impl Owner {
     ) -> Result<Vec<StoredEvent>, Failed> {
         let started = Instant::now();
         let count = requests.len();
-        let known = self.known(&requests).await?;
+        let mut known = self.known(&requests).await?;
+        known.carry(&self.carried);
         let looked_up = started.elapsed();
         let mut batch = Batch::default();
         let mut answers = Vec::with_capacity(requests.len());
@@ -199,17 +200,16 @@ impl Owner {
             };
             answers.push((request.id, request.reply_partition, answer));
         }
-        let outcomes: Vec<WireOutcome> = batch
-            .appends
-            .iter()
-            .map(|append| WireOutcome {
-                command_id: append.command_id,
-                aggregate_id: append.aggregate_id,
-                positions: append.positions.clone(),
-                version: append.version,
-                duplicate: false,
-            })
-            .collect();
+        // The replies wait for the events' offsets. A batch's events can
+        // land past a commit marker Kafka never wrote: when a broker stops,
+        // the coordinator skips the markers of partitions that have no
+        // leader at that moment, and completes the transaction all the
+        // same. The partition then holds the last batch's events in a
+        // transaction still open, and this batch's events join it. Had the
+        // replies foreseen offsets, this batch would have to be aborted,
+        // and the last one's events, already acknowledged, with it;
+        // committing it instead commits both.
+        let (outcomes, stored) = landed(batch.appends).await?;
         let replies_topic = self.config.replies_topic();
         let mut replies = Vec::with_capacity(answers.len());
         for (request, reply_partition, answer) in answers {
@@ -235,7 +235,6 @@ impl Owner {
                 .map_err(|(e, _)| failed("writing a reply", e))?;
             replies.push(delivery);
         }
-        let stored = landed(batch.appends).await?;
         // Everything delivered before the commit: rdkafka's commit first
         // flushes, and a flush with reports outstanding waits on its
         // polling thread (100 ms steps).
@@ -427,13 +426,7 @@ impl Owner {
         let key = aggregate_id.to_string();
         let partition = kafka_partition(self.partition).map_err(|e| Failed(e.to_string()))?;
         let mut deliveries = Vec::with_capacity(records.len());
-        let mut positions = Vec::with_capacity(records.len());
         for (json, headers) in records {
-            positions.push(Position {
-                partition: self.partition,
-                offset: self.end + batch.events,
-            });
-            batch.events += 1;
             let delivery = self
                 .producer
                 .send_result(
@@ -467,7 +460,6 @@ impl Owner {
             command_id,
             aggregate_id,
             version,
-            positions,
             deliveries,
             events: request.events,
         });
@@ -475,14 +467,14 @@ impl Owner {
     }
 
     /// After a commit: the store learns the batch's events.
-    async fn remember(&self, appended: Vec<StoredEvent>) -> Result<(), Failed> {
+    async fn remember(&mut self, appended: Vec<StoredEvent>) -> Result<(), Failed> {
         let Some(next) = appended.iter().map(|e| e.position.offset + 1).max() else {
             return Ok(());
         };
         if let Err(e) = self.store.record(self.partition, &appended, next).await {
             // Committed all the same: the store catches up from the topic.
             tracing::warn!(partition = self.partition, error = %e, "the store missed a batch; catching up");
-            catch_up(&self.config, &self.store, self.partition)
+            self.carried = catch_up(&self.config, &self.store, self.partition)
                 .await
                 .map_err(|e| Failed(format!("catching up: {e}")))?;
         }
@@ -492,8 +484,6 @@ impl Owner {
 
 #[derive(Default)]
 struct Batch {
-    /// Events written so far.
-    events: u64,
     heads: HashMap<Uuid, Head>,
     commands: HashMap<Uuid, (Uuid, usize)>,
     event_ids: HashSet<Uuid>,
@@ -504,34 +494,34 @@ struct Append {
     command_id: Uuid,
     aggregate_id: Uuid,
     version: u64,
-    /// Where the events will land, as foreseen.
-    positions: Vec<Position>,
     deliveries: Vec<DeliveryFuture>,
     events: Vec<EventEnvelope>,
 }
 
-/// The batch's events as they landed, once each is where it was foreseen.
-async fn landed(appends: Vec<Append>) -> Result<Vec<StoredEvent>, Failed> {
+/// The batch's appends as they landed: each one's outcome, with the
+/// offsets Kafka gave its events, and the events as stored.
+async fn landed(appends: Vec<Append>) -> Result<(Vec<WireOutcome>, Vec<StoredEvent>), Failed> {
+    let mut outcomes = Vec::with_capacity(appends.len());
     let mut stored = Vec::new();
     for append in appends {
-        let deliveries = try_join_all(append.deliveries.into_iter().map(delivered))
+        let positions = try_join_all(append.deliveries.into_iter().map(delivered))
             .await
             .map_err(|e| Failed(format!("writing events: {e}")))?;
-        for ((position, foreseen), envelope) in deliveries
-            .into_iter()
-            .zip(append.positions)
-            .zip(append.events)
-        {
-            if position != foreseen {
-                return Err(Failed(format!(
-                    "event {} landed at {position:?}, not at {foreseen:?} as its reply says",
-                    envelope.id
-                )));
-            }
-            stored.push(StoredEvent { position, envelope });
-        }
+        stored.extend(
+            positions
+                .iter()
+                .zip(append.events)
+                .map(|(&position, envelope)| StoredEvent { position, envelope }),
+        );
+        outcomes.push(WireOutcome {
+            command_id: append.command_id,
+            aggregate_id: append.aggregate_id,
+            positions,
+            version: append.version,
+            duplicate: false,
+        });
     }
-    Ok(stored)
+    Ok((outcomes, stored))
 }
 
 enum Answer {
@@ -591,92 +581,4 @@ async fn delivered(delivery: DeliveryFuture) -> Result<Position, String> {
 
 fn failed(what: &str, e: KafkaError) -> Failed {
     Failed(format!("{what}: {e}"))
-}
-
-/// Reads the partition's committed events the store lacks, up to the
-/// partition's end as it is after this owner fenced the last one; that
-/// end.
-pub(crate) async fn catch_up(
-    config: &KafkaConfig,
-    store: &Store,
-    partition: u32,
-) -> Result<u64, LogError> {
-    let consumer: Reader = config
-        .reader()
-        .create_with_context(Quiet)
-        .map_err(|e| unavailable("connecting to Kafka", e))?;
-    let consumer = Arc::new(consumer);
-    let topic = config.events_topic();
-    let kafka_p = kafka_partition(partition)?;
-    let (marks, for_topic, timeout) = (consumer.clone(), topic.clone(), config.request_timeout);
-    let (_, high) = tokio::task::spawn_blocking(move || {
-        watermarks(marks.as_ref(), &for_topic, kafka_p, timeout)
-    })
-    .await
-    .map_err(|e| LogError::Unavailable(format!("reading partition {partition}: {e}")))?
-    .map_err(|e| unavailable(&format!("reading partition {partition}"), e))?;
-    let high = u64::try_from(high).unwrap_or(0);
-    let mut next = store.next_offset(partition).await?;
-    if next > high {
-        tracing::warn!(
-            partition,
-            next,
-            high,
-            "the store is ahead of the topic (recreated?): rebuilding it"
-        );
-        store.reset(partition).await?;
-        next = 0;
-    }
-    if next >= high {
-        return Ok(high);
-    }
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(&topic, kafka_p, kafka_offset(next)?)
-        .map_err(|e| unavailable("positioning a reader", e))?;
-    consumer
-        .assign(&assignment)
-        .map_err(|e| unavailable("positioning a reader", e))?;
-    let deadline = Instant::now() + CATCH_UP_LIMIT;
-    let mut pending = Vec::new();
-    loop {
-        let record = tokio::time::timeout_at(deadline, consumer.recv())
-            .await
-            .map_err(|_| {
-                LogError::Unavailable(format!(
-                    "partition {partition} did not settle within {CATCH_UP_LIMIT:?} \
-                     (a transaction of another owner stays open)"
-                ))
-            })?;
-        match record {
-            Ok(record) => {
-                let event = stored_event(&record)?;
-                next = event.position.offset + 1;
-                pending.push(event);
-                if pending.len() >= 1000 {
-                    store.record(partition, &pending, next).await?;
-                    pending.clear();
-                }
-            }
-            Err(KafkaError::PartitionEOF(_)) => {
-                let position = consumer
-                    .position()
-                    .ok()
-                    .and_then(|list| {
-                        list.find_partition(&topic, kafka_p)
-                            .and_then(|p| p.offset().to_raw())
-                    })
-                    .and_then(|o| u64::try_from(o).ok())
-                    .unwrap_or(next);
-                next = next.max(position);
-                if next >= high {
-                    break;
-                }
-            }
-            Err(e) => return Err(unavailable(&format!("reading partition {partition}"), e)),
-        }
-    }
-    store.record(partition, &pending, next).await?;
-    // Where reading stopped: past `high`, if a marker landed meanwhile.
-    Ok(next)
 }

@@ -34,6 +34,35 @@ pub(crate) struct Known {
 }
 
 impl Known {
+    /// Takes `carried` events, left open but to be committed with the
+    /// batch, for committed: their commands, heads and event ids.
+    pub(crate) fn carry(&mut self, carried: &[StoredEvent]) {
+        for event in carried {
+            let envelope = &event.envelope;
+            self.events.insert(envelope.id);
+            self.heads.insert(
+                envelope.subject,
+                Head {
+                    aggregate_type: Some(envelope.aggregatetype.clone()),
+                    version: envelope.aggregatesequence,
+                    hash: envelope.hash.clone(),
+                },
+            );
+            let outcome =
+                self.outcomes
+                    .entry(envelope.commandid)
+                    .or_insert_with(|| AppendOutcome {
+                        command_id: envelope.commandid,
+                        aggregate_id: envelope.subject,
+                        positions: Vec::new(),
+                        version: 0,
+                        duplicate: true,
+                    });
+            outcome.positions.push(event.position);
+            outcome.version = outcome.version.max(envelope.aggregatesequence);
+        }
+    }
+
     /// A stream's head, new streams at the genesis.
     pub(crate) fn head(&self, aggregate_id: &Uuid) -> Head {
         self.heads
@@ -303,4 +332,53 @@ async fn insert(conn: &mut SqliteConnection, event: &StoredEvent) -> Result<(), 
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use studio_event_log::conformance::request;
+    use studio_event_log::{GENESIS_HASH, Position, StoredEvent};
+    use uuid::Uuid;
+
+    use super::Known;
+
+    #[test]
+    fn carried_events_are_checked_against_as_committed() {
+        let (stream, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let append = request(stream, 0, GENESIS_HASH, 2);
+        let at = |offset| Position {
+            partition: 3,
+            offset,
+        };
+        let carried: Vec<StoredEvent> = append
+            .events
+            .iter()
+            .zip(40..)
+            .map(|(envelope, offset)| StoredEvent {
+                position: at(offset),
+                envelope: envelope.clone(),
+            })
+            .collect();
+        let mut known = Known::default();
+        known.carry(&carried);
+
+        let head = known.head(&stream);
+        assert_eq!(
+            (
+                head.version,
+                head.hash.as_str(),
+                head.aggregate_type.as_deref()
+            ),
+            (
+                2,
+                append.events[1].hash.as_str(),
+                Some(append.events[1].aggregatetype.as_str())
+            )
+        );
+        let outcome = &known.outcomes[&append.command_id];
+        assert_eq!(outcome.positions, vec![at(40), at(41)]);
+        assert_eq!((outcome.version, outcome.duplicate), (2, true));
+        assert!(append.events.iter().all(|e| known.events.contains(&e.id)));
+        assert_eq!(known.head(&other).version, 0, "other streams are untouched");
+    }
 }
