@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use studio_event_log::conformance::{self as suite, request};
 use studio_event_log::{EventLog, GENESIS_HASH, LogError, Position};
 use studio_kafka_log::{CommandProcessor, KafkaConfig, KafkaEventLog};
@@ -235,4 +235,162 @@ async fn an_event_too_large_with_its_headers_is_refused_and_changes_nothing() {
         .await
         .expect("the stream takes its first event");
     assert_eq!(appended.version, 1);
+}
+
+/// A processor for `config` on the store at `path`, until `stop`.
+async fn run_processor(
+    config: &KafkaConfig,
+    path: &std::path::Path,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let processor = CommandProcessor::open(config.clone(), path)
+        .await
+        .expect("processor");
+    tokio::spawn(async move {
+        if let Err(e) = processor.run(stop).await {
+            panic!("command processor: {e}");
+        }
+    })
+}
+
+/// A stopping broker can complete a transaction without its marker on
+/// the events partition; when the owner's next transaction, already
+/// writing there, is then aborted, the last commit's events go with it,
+/// although the store recorded them and a client may have been answered.
+/// Here that state is made by hand: an event aborted in Kafka that the
+/// processor's store holds as its last commit. The next owner appends it
+/// again, before anything else, so the stream stays whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_kafka_aborted_after_their_commit_are_appended_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("processor.db");
+    let config = KafkaConfig::new(
+        brokers(),
+        format!("studio-test-{}", Uuid::new_v4().simple()),
+        4,
+    );
+    let stop = CancellationToken::new();
+    let running = run_processor(&config, &store, stop.clone()).await;
+    let log = KafkaEventLog::connect(config.clone())
+        .await
+        .expect("connect");
+    let id = Uuid::now_v7();
+    let first = request(id, 0, GENESIS_HASH, 1);
+    let first_hash = first.events[0].hash.clone();
+    log.append(first).await.expect("first append");
+    stop.cancel();
+    running.await.expect("the processor stopped");
+
+    // The second event: written in a transaction Kafka aborted.
+    let lost = request(id, 1, &first_hash, 1);
+    let event = lost.events[0].clone();
+    let partition = log.partition_of(&id);
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &config.brokers)
+        .set("transactional.id", format!("{}.test", config.topic_prefix))
+        .create()
+        .expect("a producer");
+    let blocking = producer.clone();
+    tokio::task::spawn_blocking(move || {
+        blocking.init_transactions(Duration::from_secs(30))?;
+        blocking.begin_transaction()
+    })
+    .await
+    .expect("a transaction")
+    .expect("a transaction begun");
+    let json = event.to_json();
+    let key = id.to_string();
+    let delivered = producer
+        .send(
+            FutureRecord::to(&config.events_topic())
+                .partition(i32::try_from(partition).expect("partition"))
+                .key(&key)
+                .payload(&json),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("the event written");
+    tokio::task::spawn_blocking(move || producer.abort_transaction(Duration::from_secs(30)))
+        .await
+        .expect("an abort")
+        .expect("the transaction aborted");
+    let aborted_at = u64::try_from(delivered.offset).expect("an offset");
+
+    // The store took it for committed, as after a commit that returned.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", store.display()))
+        .await
+        .expect("the processor's store");
+    sqlx::query(
+        r#"INSERT INTO events (partition, "offset", aggregate_id, aggregate_type, sequence,
+             event_id, command_id, hash, envelope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
+    )
+    .bind(i64::from(partition))
+    .bind(i64::try_from(aborted_at).expect("offset"))
+    .bind(id.to_string())
+    .bind(&event.aggregatetype)
+    .bind(2_i64)
+    .bind(event.id.to_string())
+    .bind(lost.command_id.to_string())
+    .bind(&event.hash)
+    .bind(&json)
+    .execute(&pool)
+    .await
+    .expect("the event recorded");
+    sqlx::query(
+        "UPDATE partitions SET next_offset = $2, last_commit_from = $3 WHERE partition = $1",
+    )
+    .bind(i64::from(partition))
+    .bind(i64::try_from(aborted_at + 1).expect("offset"))
+    .bind(i64::try_from(aborted_at).expect("offset"))
+    .execute(&pool)
+    .await
+    .expect("the commit recorded");
+    pool.close().await;
+
+    let stop = CancellationToken::new();
+    let _running = run_processor(&config, &store, stop.clone()).await;
+    let third = request(id, 2, &event.hash, 1);
+    let appended = log
+        .append(third)
+        .await
+        .expect("an append after the lost one");
+    assert_eq!(appended.version, 3);
+    let again = log
+        .append(lost.clone())
+        .await
+        .expect("the lost command, retried");
+    assert!(again.duplicate, "the lost command was carried out twice");
+    assert_ne!(
+        again.positions[0].offset, aborted_at,
+        "answered with the aborted offset"
+    );
+
+    let stream: Vec<(u64, Uuid)> = log
+        .read_stream(id)
+        .await
+        .expect("read")
+        .iter()
+        .map(|e| (e.envelope.aggregatesequence, e.envelope.id))
+        .collect();
+    assert_eq!(stream.len(), 3, "{stream:?}");
+    assert_eq!(stream[1], (2, event.id));
+    let mut cursor = log.cursor(BTreeMap::new()).await.expect("cursor");
+    let mut in_topic = Vec::new();
+    loop {
+        let batch = cursor
+            .next_batch(100, Duration::from_millis(500))
+            .await
+            .expect("read");
+        if batch.is_empty() {
+            break;
+        }
+        in_topic.extend(
+            batch
+                .into_iter()
+                .filter(|e| e.envelope.subject == id)
+                .map(|e| (e.envelope.aggregatesequence, e.envelope.id)),
+        );
+    }
+    assert_eq!(in_topic, stream, "the topic holds the stream otherwise");
+    stop.cancel();
 }

@@ -1,6 +1,7 @@
 //! Bringing a partition's store up to what Kafka holds, when the partition
 //! is taken; and finding what the owner's producer left open there.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,9 +22,20 @@ const CHUNK: usize = 1000;
 /// How long catching up may wait for another owner's open transaction.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(90);
 
+/// What taking a partition found beside its committed events.
+pub(crate) struct Taken {
+    /// Events past the committed end still in a transaction of the
+    /// partition's producer: the next commit carries them.
+    pub left_open: Vec<StoredEvent>,
+    /// Events of the owner's last recorded commit that Kafka aborted
+    /// after all: the next batch appends them again.
+    pub lost: Vec<StoredEvent>,
+}
+
 /// Reads the partition's committed events the store lacks, up to the
-/// partition's end as it is after this owner fenced the last one; then
-/// returns the events past that end still in a transaction of the
+/// partition's end as it is after this owner fenced the last one; checks
+/// that the events of the last commit the store recorded are among them;
+/// and finds the events past that end still in a transaction of the
 /// partition's producer.
 ///
 /// Those are a broker's doing: one that stops completes a transaction
@@ -34,12 +46,15 @@ const CATCH_UP_LIMIT: Duration = Duration::from_secs(90);
 /// as finished; the next transaction of the same `transactional.id` that
 /// writes to the partition does, with its commit or its abort. The owner
 /// commits them with its next events, and checks appends as if they were
-/// committed meanwhile.
+/// committed meanwhile. But when the owner's next transaction had already
+/// written to the partition, the fence aborts that transaction and the
+/// events left open with it: those of the last commit are then lost,
+/// although acknowledged, and are appended again.
 pub(crate) async fn catch_up(
     config: &KafkaConfig,
     store: &Store,
     partition: u32,
-) -> Result<Vec<StoredEvent>, LogError> {
+) -> Result<Taken, LogError> {
     let committed = Span::open(config, partition, config.reader())?;
     let high = committed.end(config).await?;
     let mut next = store.next_offset(partition).await?;
@@ -67,12 +82,16 @@ pub(crate) async fn catch_up(
         }
         tracing::debug!(partition, high, next, "caught up");
     }
+    let lost = lost_since_last_commit(config, store, partition, high).await?;
     let mut uncommitted = config.reader();
     uncommitted.set("isolation.level", "read_uncommitted");
     let open = Span::open(config, partition, uncommitted)?;
     let end = open.end(config).await?;
     if end <= next {
-        return Ok(Vec::new());
+        return Ok(Taken {
+            left_open: Vec::new(),
+            lost,
+        });
     }
     open.start_at(next)?;
     let mut from = next;
@@ -86,7 +105,52 @@ pub(crate) async fn catch_up(
             "events left open by a broker: the next commit carries them"
         );
     }
-    Ok(left_open)
+    Ok(Taken { left_open, lost })
+}
+
+/// The events of the last commit the store recorded that the partition
+/// does not hold committed up to `high`, compared by event id: a copy
+/// appended again elsewhere counts as held.
+async fn lost_since_last_commit(
+    config: &KafkaConfig,
+    store: &Store,
+    partition: u32,
+    high: u64,
+) -> Result<Vec<StoredEvent>, LogError> {
+    let Some(from) = store.last_commit_from(partition).await? else {
+        return Ok(Vec::new());
+    };
+    let recorded: Vec<StoredEvent> = store
+        .events_from(partition, from)
+        .await?
+        .into_iter()
+        .filter(|e| e.position.offset < high)
+        .collect();
+    let committed = Span::open(config, partition, config.reader())?;
+    let mut held = HashSet::new();
+    if from < high {
+        committed.start_at(from)?;
+        let (mut next, deadline) = (from, Instant::now() + CATCH_UP_LIMIT);
+        let (events, _) = committed
+            .read(high, &mut next, usize::MAX, deadline)
+            .await?;
+        held.extend(events.into_iter().map(|e| e.envelope.id));
+    }
+    let lost: Vec<StoredEvent> = recorded
+        .into_iter()
+        .filter(|e| !held.contains(&e.envelope.id))
+        .collect();
+    if lost.is_empty() {
+        store.confirm(partition).await?;
+    } else {
+        tracing::warn!(
+            partition,
+            events = lost.len(),
+            from,
+            "events of the last commit were aborted after all: appending them again"
+        );
+    }
+    Ok(lost)
 }
 
 /// One partition of the events topic, read with a consumer of its own.

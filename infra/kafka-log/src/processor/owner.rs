@@ -17,6 +17,7 @@ use std::time::Duration;
 use futures::future::try_join_all;
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::KafkaError;
+use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use studio_event_log::{
@@ -104,6 +105,9 @@ pub(crate) struct Owner {
     /// next commit that writes events commits them too, and appends are
     /// checked as if they were committed.
     carried: Vec<StoredEvent>,
+    /// Events of the last commit that Kafka aborted after all (see
+    /// `catch_up`): the next batch appends them again, first.
+    lost: Vec<StoredEvent>,
 }
 
 impl Owner {
@@ -129,13 +133,14 @@ impl Owner {
                 })??
             }
         };
-        let carried = catch_up(config, store, partition).await?;
+        let taken = catch_up(config, store, partition).await?;
         Ok(Self {
             partition,
             producer,
             config: config.clone(),
             store: store.clone(),
-            carried,
+            carried: taken.left_open,
+            lost: taken.lost,
         })
     }
 
@@ -184,6 +189,7 @@ impl Owner {
         known.carry(&self.carried);
         let looked_up = started.elapsed();
         let mut batch = Batch::default();
+        self.append_again(&mut batch)?;
         let mut answers = Vec::with_capacity(requests.len());
         let now = chrono::Utc::now();
         for (_, request) in requests {
@@ -422,6 +428,61 @@ impl Owner {
             }
             records.push((json, headers));
         }
+        let last = request
+            .events
+            .last()
+            .map(|e| (e.aggregatesequence, e.hash.clone()));
+        let (version, hash) = last.unwrap_or((head.version, head.hash));
+        let head = Head {
+            aggregate_type: Some(aggregate_type),
+            version,
+            hash,
+        };
+        let i = self.produce(
+            batch,
+            command_id,
+            aggregate_id,
+            head,
+            records,
+            request.events,
+        )?;
+        Ok(Ok(Answer::Appended(i)))
+    }
+
+    /// Appends again, first in the batch, the events of a commit that
+    /// Kafka aborted after all (see `catch_up`): they were checked when
+    /// first appended, and may have been acknowledged.
+    fn append_again(&self, batch: &mut Batch) -> Result<(), Failed> {
+        let mut lost = self.lost.iter().map(|e| e.envelope.clone()).peekable();
+        while let Some(first) = lost.next() {
+            let mut events = vec![first];
+            while let Some(next) = lost.next_if(|e| e.commandid == events[0].commandid) {
+                events.push(next);
+            }
+            let records = events.iter().map(|e| (e.to_json(), headers(e))).collect();
+            let last = &events[events.len() - 1];
+            let head = Head {
+                aggregate_type: Some(last.aggregatetype.clone()),
+                version: last.aggregatesequence,
+                hash: last.hash.clone(),
+            };
+            let (command_id, aggregate_id) = (last.commandid, last.subject);
+            self.produce(batch, command_id, aggregate_id, head, records, events)?;
+        }
+        Ok(())
+    }
+
+    /// Writes an append's events into the open transaction; the index of
+    /// the append in the batch.
+    fn produce(
+        &self,
+        batch: &mut Batch,
+        command_id: Uuid,
+        aggregate_id: Uuid,
+        head: Head,
+        records: Vec<(String, OwnedHeaders)>,
+        events: Vec<EventEnvelope>,
+    ) -> Result<usize, Failed> {
         let topic = self.config.events_topic();
         let key = aggregate_id.to_string();
         let partition = kafka_partition(self.partition).map_err(|e| Failed(e.to_string()))?;
@@ -439,20 +500,9 @@ impl Owner {
                 .map_err(|(e, _)| failed("writing an event", e))?;
             deliveries.push(delivery);
         }
-        let last = request
-            .events
-            .last()
-            .map(|e| (e.aggregatesequence, e.hash.clone()));
-        let (version, hash) = last.unwrap_or((head.version, head.hash));
-        batch.heads.insert(
-            aggregate_id,
-            Head {
-                aggregate_type: Some(aggregate_type),
-                version,
-                hash,
-            },
-        );
-        batch.event_ids.extend(request.events.iter().map(|e| e.id));
+        let version = head.version;
+        batch.heads.insert(aggregate_id, head);
+        batch.event_ids.extend(events.iter().map(|e| e.id));
         batch
             .commands
             .insert(command_id, (aggregate_id, batch.appends.len()));
@@ -461,22 +511,32 @@ impl Owner {
             aggregate_id,
             version,
             deliveries,
-            events: request.events,
+            events,
         });
-        Ok(Ok(Answer::Appended(batch.appends.len() - 1)))
+        Ok(batch.appends.len() - 1)
     }
 
-    /// After a commit: the store learns the batch's events.
+    /// After a commit: the store learns the batch's events, in place of
+    /// the lost ones they appended again.
     async fn remember(&mut self, appended: Vec<StoredEvent>) -> Result<(), Failed> {
-        let Some(next) = appended.iter().map(|e| e.position.offset + 1).max() else {
-            return Ok(());
-        };
-        if let Err(e) = self.store.record(self.partition, &appended, next).await {
-            // Committed all the same: the store catches up from the topic.
-            tracing::warn!(partition = self.partition, error = %e, "the store missed a batch; catching up");
-            self.carried = catch_up(&self.config, &self.store, self.partition)
+        let lost = std::mem::take(&mut self.lost);
+        if let Err(e) = self
+            .store
+            .record_commit(self.partition, &appended, &lost)
+            .await
+        {
+            // Committed all the same: the store is rebuilt from the topic
+            // (caught up only, it would hold the lost events twice).
+            tracing::warn!(partition = self.partition, error = %e, "the store missed a batch; rebuilding it");
+            let rebuilt = async {
+                self.store.reset(self.partition).await?;
+                catch_up(&self.config, &self.store, self.partition).await
+            };
+            let taken = rebuilt
                 .await
                 .map_err(|e| Failed(format!("catching up: {e}")))?;
+            self.carried = taken.left_open;
+            self.lost = taken.lost;
         }
         Ok(())
     }

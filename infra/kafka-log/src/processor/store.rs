@@ -148,16 +148,93 @@ impl Store {
         for event in events {
             insert(&mut tx, event).await?;
         }
-        sqlx::query(
-            "INSERT INTO partitions (partition, next_offset) VALUES ($1, $2)
-             ON CONFLICT (partition) DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)",
-        )
-        .bind(i64::from(partition))
-        .bind(int(next_offset)?)
-        .execute(&mut *tx)
-        .await?;
+        set_next(&mut tx, partition, next_offset).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Records the events of the owner's own commit, in place of the
+    /// `lost` ones they append again, and where they begin: until a take
+    /// finds them committed in Kafka, they are the last commit's.
+    pub(crate) async fn record_commit(
+        &self,
+        partition: u32,
+        events: &[StoredEvent],
+        lost: &[StoredEvent],
+    ) -> Result<(), LogError> {
+        let (Some(first), Some(next)) = (
+            events.iter().map(|e| e.position.offset).min(),
+            events.iter().map(|e| e.position.offset + 1).max(),
+        ) else {
+            return Ok(());
+        };
+        let mut tx = self.pool.begin().await?;
+        for event in lost {
+            sqlx::query(r#"DELETE FROM events WHERE partition = $1 AND "offset" = $2"#)
+                .bind(i64::from(partition))
+                .bind(int(event.position.offset)?)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for event in events {
+            insert(&mut tx, event).await?;
+        }
+        set_next(&mut tx, partition, next).await?;
+        sqlx::query("UPDATE partitions SET last_commit_from = $2 WHERE partition = $1")
+            .bind(i64::from(partition))
+            .bind(int(first)?)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Where the events of the owner's last recorded commit begin, if a
+    /// take has not found them committed since.
+    pub(crate) async fn last_commit_from(&self, partition: u32) -> Result<Option<u64>, LogError> {
+        let from: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT last_commit_from FROM partitions WHERE partition = $1")
+                .bind(i64::from(partition))
+                .fetch_optional(&self.pool)
+                .await?;
+        from.flatten().map(unsigned).transpose()
+    }
+
+    /// The last commit's events were found committed.
+    pub(crate) async fn confirm(&self, partition: u32) -> Result<(), LogError> {
+        sqlx::query("UPDATE partitions SET last_commit_from = NULL WHERE partition = $1")
+            .bind(i64::from(partition))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The partition's events from `offset` on, in order.
+    pub(crate) async fn events_from(
+        &self,
+        partition: u32,
+        offset: u64,
+    ) -> Result<Vec<StoredEvent>, LogError> {
+        let rows = sqlx::query(
+            r#"SELECT "offset", envelope FROM events
+               WHERE partition = $1 AND "offset" >= $2 ORDER BY "offset""#,
+        )
+        .bind(i64::from(partition))
+        .bind(int(offset)?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                WireEvent {
+                    position: Position {
+                        partition,
+                        offset: unsigned(row.try_get("offset")?)?,
+                    },
+                    envelope: row.try_get("envelope")?,
+                }
+                .into_stored()
+            })
+            .collect()
     }
 
     /// What a batch of appends is checked against, in three queries
@@ -310,6 +387,22 @@ impl Store {
         }
         Ok((events, false))
     }
+}
+
+async fn set_next(
+    tx: &mut SqliteConnection,
+    partition: u32,
+    next_offset: u64,
+) -> Result<(), LogError> {
+    sqlx::query(
+            "INSERT INTO partitions (partition, next_offset) VALUES ($1, $2)
+             ON CONFLICT (partition) DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)",
+        )
+        .bind(i64::from(partition))
+        .bind(int(next_offset)?)
+        .execute(tx)
+        .await?;
+    Ok(())
 }
 
 async fn insert(conn: &mut SqliteConnection, event: &StoredEvent) -> Result<(), LogError> {
