@@ -10,7 +10,7 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use studio_event_log::conformance::{self as suite, request};
-use studio_event_log::{EventLog, GENESIS_HASH, LogError, Position};
+use studio_event_log::{EventLog, GENESIS_HASH, LogError, Position, StoredEvent};
 use studio_kafka_log::{CommandProcessor, KafkaConfig, KafkaEventLog};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -91,6 +91,22 @@ async fn write_raw(log: &KafkaEventLog, topic: &str, partition: u32, key: &str, 
         .expect("a record written past the log");
 }
 
+/// A stream's events as a cursor reads them from the events topic.
+async fn in_topic(log: &KafkaEventLog, id: Uuid) -> Vec<StoredEvent> {
+    let mut cursor = log.cursor(BTreeMap::new()).await.expect("cursor");
+    let mut read = Vec::new();
+    loop {
+        let batch = cursor
+            .next_batch(100, Duration::from_millis(500))
+            .await
+            .expect("read");
+        if batch.is_empty() {
+            return read;
+        }
+        read.extend(batch.into_iter().filter(|e| e.envelope.subject == id));
+    }
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,23 +183,11 @@ async fn a_record_written_behind_the_owners_back_never_reaches_a_reply() {
         .copied()
         .collect();
 
-    let mut cursor = log.cursor(BTreeMap::new()).await.expect("cursor");
-    let mut read = Vec::new();
-    loop {
-        let batch = cursor
-            .next_batch(100, Duration::from_millis(500))
-            .await
-            .expect("read");
-        if batch.is_empty() {
-            break;
-        }
-        read.extend(
-            batch
-                .into_iter()
-                .filter(|e| e.envelope.subject == id)
-                .map(|e| e.position),
-        );
-    }
+    let read: Vec<Position> = in_topic(&log, id)
+        .await
+        .into_iter()
+        .map(|e| e.position)
+        .collect();
     assert_eq!(read, answered, "the replies' positions are not the events'");
 }
 
@@ -374,23 +378,11 @@ async fn events_kafka_aborted_after_their_commit_are_appended_again() {
         .collect();
     assert_eq!(stream.len(), 3, "{stream:?}");
     assert_eq!(stream[1], (2, event.id));
-    let mut cursor = log.cursor(BTreeMap::new()).await.expect("cursor");
-    let mut in_topic = Vec::new();
-    loop {
-        let batch = cursor
-            .next_batch(100, Duration::from_millis(500))
-            .await
-            .expect("read");
-        if batch.is_empty() {
-            break;
-        }
-        in_topic.extend(
-            batch
-                .into_iter()
-                .filter(|e| e.envelope.subject == id)
-                .map(|e| (e.envelope.aggregatesequence, e.envelope.id)),
-        );
-    }
-    assert_eq!(in_topic, stream, "the topic holds the stream otherwise");
+    let topic: Vec<(u64, Uuid)> = in_topic(&log, id)
+        .await
+        .iter()
+        .map(|e| (e.envelope.aggregatesequence, e.envelope.id))
+        .collect();
+    assert_eq!(topic, stream, "the topic holds the stream otherwise");
     stop.cancel();
 }
