@@ -48,19 +48,35 @@ impl Known {
                     hash: envelope.hash.clone(),
                 },
             );
-            let outcome =
-                self.outcomes
-                    .entry(envelope.commandid)
-                    .or_insert_with(|| AppendOutcome {
-                        command_id: envelope.commandid,
-                        aggregate_id: envelope.subject,
-                        positions: Vec::new(),
-                        version: 0,
-                        duplicate: true,
-                    });
-            outcome.positions.push(event.position);
-            outcome.version = outcome.version.max(envelope.aggregatesequence);
+            self.add_to_outcome(
+                envelope.commandid,
+                envelope.subject,
+                event.position,
+                envelope.aggregatesequence,
+            );
         }
+    }
+
+    /// One more event of a command's first outcome, in offset order.
+    fn add_to_outcome(
+        &mut self,
+        command_id: Uuid,
+        aggregate_id: Uuid,
+        position: Position,
+        sequence: u64,
+    ) {
+        let outcome = self
+            .outcomes
+            .entry(command_id)
+            .or_insert_with(|| AppendOutcome {
+                command_id,
+                aggregate_id,
+                positions: Vec::new(),
+                version: 0,
+                duplicate: true,
+            });
+        outcome.positions.push(position);
+        outcome.version = outcome.version.max(sequence);
     }
 
     /// A stream's head, new streams at the genesis.
@@ -270,18 +286,7 @@ impl Store {
                 offset: unsigned(row.try_get("offset")?)?,
             };
             let sequence = unsigned(row.try_get("sequence")?)?;
-            let outcome = known
-                .outcomes
-                .entry(command_id)
-                .or_insert_with(|| AppendOutcome {
-                    command_id,
-                    aggregate_id,
-                    positions: Vec::new(),
-                    version: 0,
-                    duplicate: true,
-                });
-            outcome.positions.push(position);
-            outcome.version = outcome.version.max(sequence);
+            known.add_to_outcome(command_id, aggregate_id, position, sequence);
         }
         let rows = sqlx::query(
             "SELECT e.aggregate_id, e.aggregate_type, e.sequence, e.hash FROM events e
@@ -395,13 +400,13 @@ async fn set_next(
     next_offset: u64,
 ) -> Result<(), LogError> {
     sqlx::query(
-            "INSERT INTO partitions (partition, next_offset) VALUES ($1, $2)
-             ON CONFLICT (partition) DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)",
-        )
-        .bind(i64::from(partition))
-        .bind(int(next_offset)?)
-        .execute(tx)
-        .await?;
+        "INSERT INTO partitions (partition, next_offset) VALUES ($1, $2)
+         ON CONFLICT (partition) DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)",
+    )
+    .bind(i64::from(partition))
+    .bind(int(next_offset)?)
+    .execute(tx)
+    .await?;
     Ok(())
 }
 
