@@ -241,6 +241,55 @@ async fn an_event_too_large_with_its_headers_is_refused_and_changes_nothing() {
     assert_eq!(appended.version, 1);
 }
 
+/// A stop finishes the batches in hand: every append a client was
+/// answered for is in the processor's store when `run` returns, so the
+/// next take can check it against Kafka (a store that misses the last
+/// commit cannot tell that a broker lost it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_leaves_every_answered_append_in_the_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("processor.db");
+    let config = KafkaConfig::new(
+        brokers(),
+        format!("studio-test-{}", Uuid::new_v4().simple()),
+        4,
+    );
+    let stop = CancellationToken::new();
+    let running = run_processor(&config, &store, stop.clone()).await;
+    let log = KafkaEventLog::connect(config.clone())
+        .await
+        .expect("connect");
+    let requests: Vec<_> = (0..16)
+        .map(|_| request(Uuid::now_v7(), 0, GENESIS_HASH, 1))
+        .collect();
+    let answered = futures::future::try_join_all(requests.iter().cloned().map(|r| log.append(r)))
+        .await
+        .expect("the appends");
+    // At once: the last answers leave their owners still recording.
+    stop.cancel();
+    running.await.expect("the processor stopped");
+
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", store.display()))
+        .await
+        .expect("the processor's store");
+    for (request, outcome) in requests.iter().zip(&answered) {
+        let position = outcome.positions[0];
+        let stored: Option<(String, i64)> = sqlx::query_as(
+            r#"SELECT e.event_id, p.next_offset FROM events e JOIN partitions p USING (partition)
+               WHERE e.partition = $1 AND e."offset" = $2"#,
+        )
+        .bind(i64::from(position.partition))
+        .bind(i64::try_from(position.offset).expect("offset"))
+        .fetch_optional(&pool)
+        .await
+        .expect("the store read");
+        let (event_id, next_offset) = stored
+            .unwrap_or_else(|| panic!("the event answered at {position:?} is not in the store"));
+        assert_eq!(event_id, request.events[0].id.to_string());
+        assert!(u64::try_from(next_offset).expect("next offset") > position.offset);
+    }
+}
+
 /// A processor for `config` on the store at `path`, until `stop`.
 async fn run_processor(
     config: &KafkaConfig,

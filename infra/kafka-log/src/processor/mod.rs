@@ -159,10 +159,13 @@ impl ConsumerContext for GroupContext {
 /// aborted by whoever takes the partition next (its requests are read
 /// again from the committed offset).
 struct Running {
+    partition: u32,
     /// Which owner this is: a failure reported by an earlier one is stale.
     serial: u64,
     queue: mpsc::UnboundedSender<Vec<Received>>,
-    _task: AbortOnDropHandle<()>,
+    /// Asks the task to stop once the batch in hand is done.
+    stop: CancellationToken,
+    task: AbortOnDropHandle<()>,
 }
 
 /// The outcome of taking a partition.
@@ -197,16 +200,24 @@ impl Running {
             wake.notify_one();
         };
         let (queue, mut requests) = mpsc::unbounded_channel::<Vec<Received>>();
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
         let task = tokio::spawn(async move {
             let mut owner = owner;
             let mut pending = VecDeque::new();
-            while let Some(read) = requests.recv().await {
+            loop {
+                let read = tokio::select! {
+                    biased;
+                    () = stopped.cancelled() => return,
+                    read = requests.recv() => read,
+                };
+                let Some(read) = read else { return };
                 pending.extend(read);
                 // What queued while the last batch was committed joins in.
                 while let Ok(more) = requests.try_recv() {
                     pending.extend(more);
                 }
-                while !pending.is_empty() {
+                while !pending.is_empty() && !stopped.is_cancelled() {
                     let batch = next_batch(&mut pending);
                     // A panic is a bug, but it must not leave the
                     // partition silently unserved.
@@ -224,9 +235,27 @@ impl Running {
             }
         });
         Self {
+            partition,
             serial,
             queue,
-            _task: AbortOnDropHandle::new(task),
+            stop,
+            task: AbortOnDropHandle::new(task),
+        }
+    }
+
+    /// Stops once the batch in hand is committed and recorded in the
+    /// store, or after `limit`. Cut short, a stop would leave the store
+    /// without a batch that clients were answered for: the next take
+    /// would read it back, but could no longer check that Kafka kept it
+    /// (see `catch_up`).
+    async fn finish(self, limit: Duration) {
+        self.stop.cancel();
+        if tokio::time::timeout(limit, self.task).await.is_err() {
+            tracing::warn!(
+                partition = self.partition,
+                ?limit,
+                "a batch was still in hand at the stop; left to the next owner"
+            );
         }
     }
 }
@@ -443,6 +472,12 @@ impl CommandProcessor {
                 }
             }
         }
+        futures::future::join_all(
+            owners
+                .into_values()
+                .map(|owner| owner.finish(self.config.request_timeout)),
+        )
+        .await;
         tracing::info!("command processor stopped");
         Ok(())
     }
