@@ -247,18 +247,14 @@ async fn an_event_too_large_with_its_headers_is_refused_and_changes_nothing() {
 /// commit cannot tell that a broker lost it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_leaves_every_answered_append_in_the_store() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = dir.path().join("processor.db");
-    let config = KafkaConfig::new(
-        brokers(),
-        format!("studio-test-{}", Uuid::new_v4().simple()),
-        4,
-    );
-    let stop = CancellationToken::new();
-    let running = run_processor(&config, &store, stop.clone()).await;
-    let log = KafkaEventLog::connect(config.clone())
-        .await
-        .expect("connect");
+    let Stoppable {
+        dir: _dir,
+        store,
+        config: _,
+        stop,
+        running,
+        log,
+    } = stoppable().await;
     let requests: Vec<_> = (0..16)
         .map(|_| request(Uuid::now_v7(), 0, GENESIS_HASH, 1))
         .collect();
@@ -290,6 +286,40 @@ async fn a_stop_leaves_every_answered_append_in_the_store() {
     }
 }
 
+/// A processor the test stops itself, on a store the test can open, and
+/// a client of its log.
+struct Stoppable {
+    dir: TempDir,
+    store: std::path::PathBuf,
+    config: KafkaConfig,
+    stop: CancellationToken,
+    running: tokio::task::JoinHandle<()>,
+    log: KafkaEventLog,
+}
+
+async fn stoppable() -> Stoppable {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("processor.db");
+    let config = KafkaConfig::new(
+        brokers(),
+        format!("studio-test-{}", Uuid::new_v4().simple()),
+        4,
+    );
+    let stop = CancellationToken::new();
+    let running = run_processor(&config, &store, stop.clone()).await;
+    let log = KafkaEventLog::connect(config.clone())
+        .await
+        .expect("connect");
+    Stoppable {
+        dir,
+        store,
+        config,
+        stop,
+        running,
+        log,
+    }
+}
+
 /// A processor for `config` on the store at `path`, until `stop`.
 async fn run_processor(
     config: &KafkaConfig,
@@ -315,18 +345,14 @@ async fn run_processor(
 /// again, before anything else, so the stream stays whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_kafka_aborted_after_their_commit_are_appended_again() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = dir.path().join("processor.db");
-    let config = KafkaConfig::new(
-        brokers(),
-        format!("studio-test-{}", Uuid::new_v4().simple()),
-        4,
-    );
-    let stop = CancellationToken::new();
-    let running = run_processor(&config, &store, stop.clone()).await;
-    let log = KafkaEventLog::connect(config.clone())
-        .await
-        .expect("connect");
+    let Stoppable {
+        dir: _dir,
+        store,
+        config,
+        stop,
+        running,
+        log,
+    } = stoppable().await;
     let id = Uuid::now_v7();
     let first = request(id, 0, GENESIS_HASH, 1);
     let first_hash = first.events[0].hash.clone();
