@@ -357,6 +357,9 @@ async fn events_kafka_aborted_after_their_commit_are_appended_again() {
     let first = request(id, 0, GENESIS_HASH, 1);
     let first_hash = first.events[0].hash.clone();
     log.append(first).await.expect("first append");
+    // The stop lets the owner record the first append in the store
+    // (`a_stop_leaves_every_answered_append_in_the_store`): the state
+    // made below builds on it.
     stop.cancel();
     running.await.expect("the processor stopped");
 
