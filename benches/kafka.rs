@@ -8,6 +8,11 @@
 //!     cargo bench --bench kafka
 //!     BENCH_PARTITIONS=2 cargo bench --bench kafka
 //!     BENCH_PROCESSOR_LOG=studio_kafka_log=debug cargo bench --bench kafka  # owners' batch timings
+//!     BENCH_STUDIO=/tmp/studio-a cargo bench --bench kafka  # the processors of another build
+//!
+//! The processors are the `studio` binary this bench was built with, at a
+//! fixed path that the next build overwrites: to compare two builds, copy
+//! each one's `target/release/studio` aside and name it in `BENCH_STUDIO`.
 //!
 //! A command here is what the command API sends: one event (a character
 //! rename, ~600 bytes of CloudEvents JSON) appended to a stream at its
@@ -36,6 +41,11 @@ fn partitions() -> u32 {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(8)
+}
+/// The `studio` binary run as the command processors: `BENCH_STUDIO`, or
+/// the one built with this bench.
+fn studio_binary() -> String {
+    std::env::var("BENCH_STUDIO").unwrap_or_else(|_| env!("CARGO_BIN_EXE_studio").into())
 }
 const WARM_SECONDS: u64 = 5;
 const THROUGHPUT_SECONDS: u64 = 10;
@@ -71,7 +81,7 @@ impl Processors {
         let mut dirs = Vec::new();
         for _ in 0..count {
             let dir = tempfile::tempdir().expect("temp dir");
-            let mut command = Command::new(env!("CARGO_BIN_EXE_studio"));
+            let mut command = Command::new(studio_binary());
             for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("STUDIO_")) {
                 command.env_remove(name);
             }
@@ -284,9 +294,10 @@ fn fresh_config(name: &str) -> KafkaConfig {
 #[tokio::main]
 async fn main() {
     println!(
-        "Kafka log benchmark ({} partitions, broker {})",
+        "Kafka log benchmark ({} partitions, broker {}, processors {})",
         partitions(),
-        brokers()
+        brokers(),
+        studio_binary()
     );
     let mut rows = Vec::new();
     let mut used = Vec::new();
