@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use studio_domain::AggregateType;
 use studio_domain::history::{RecordedEvent, Step, steps};
 use studio_event_log::audit::{LogDigest, walk};
-use studio_event_log::{EventLog, Position, StoredEvent};
+use studio_event_log::{EventLog, Position, STALL_LIMIT, StoredEvent, ToTheEnd};
 use studio_privacy::PersonalData;
 use uuid::Uuid;
 
@@ -263,19 +263,15 @@ async fn scan(
 ) -> anyhow::Result<Vec<StoredEvent>> {
     let ends = log.end_offsets().await?;
     let bar = progress_bar(ends.values().sum(), "scanning");
+    let mut to_the_end = ToTheEnd::new(ends, STALL_LIMIT);
     let mut cursor = log.cursor(Default::default()).await?;
     let mut kept = Vec::new();
     let mut seen = 0;
-    while ends
-        .iter()
-        .any(|(p, end)| cursor.next_offsets().get(p).copied().unwrap_or(0) < *end)
-    {
+    while to_the_end.behind(&cursor.next_offsets()) {
         let batch = cursor
             .next_batch(10_000, std::time::Duration::from_millis(200))
             .await?;
-        if batch.is_empty() {
-            break;
-        }
+        to_the_end.after_batch(batch.len(), &cursor.next_offsets())?;
         seen += batch.len() as u64;
         bar.set_position(seen);
         kept.extend(batch.into_iter().filter(|e| keep(e)));

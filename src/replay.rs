@@ -11,14 +11,13 @@
 //!   choosing, as the model was at a point in the past (`--until`), leaving
 //!   the live one alone.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::ProgressBar;
-use studio_event_log::{EventLog, ReadAhead};
+use studio_event_log::{EventLog, ReadAhead, STALL_LIMIT, ToTheEnd};
 use studio_projections::Projection;
 use studio_projections::relational::{ReadModelVersion, Relational, postgres};
 
@@ -236,12 +235,11 @@ pub(crate) async fn project(
     };
     let mut next = from.clone();
     let mut batches = ReadAhead::new(log.cursor(from).await?, 5000, Duration::from_millis(200));
+    let mut to_the_end = ToTheEnd::new(ends.clone(), STALL_LIMIT);
     let (mut read, mut applied) = (0u64, 0u64);
-    while behind(&next, &ends) {
+    while to_the_end.behind(&next) {
         let (batch, after) = batches.next().await?;
-        if batch.is_empty() {
-            break;
-        }
+        to_the_end.after_batch(batch.len(), &after)?;
         next = after;
         read += batch.len() as u64;
         let kept: Vec<_> = batch
@@ -260,11 +258,6 @@ pub(crate) async fn project(
     }
     bar.finish_and_clear();
     Ok((read, applied))
-}
-
-fn behind(next: &BTreeMap<u32, u64>, ends: &BTreeMap<u32, u64>) -> bool {
-    ends.iter()
-        .any(|(p, end)| next.get(p).copied().unwrap_or(0) < *end)
 }
 
 async fn summarize(

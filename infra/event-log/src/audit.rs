@@ -419,18 +419,12 @@ pub async fn walk(
         ChainVerifier::allowing_offset_gaps()
     };
     let mut cursor = log.cursor(BTreeMap::new()).await?;
-    let done = |next: &BTreeMap<u32, u64>| {
-        reachable
-            .iter()
-            .all(|(p, target)| next.get(p).copied().unwrap_or(0) >= *target)
-    };
-    while !done(&cursor.next_offsets()) {
+    let mut to_the_end = crate::ToTheEnd::new(reachable.clone(), crate::STALL_LIMIT);
+    while to_the_end.behind(&cursor.next_offsets()) {
         let batch = cursor
             .next_batch(10_000, std::time::Duration::from_millis(200))
             .await?;
-        if batch.is_empty() {
-            break;
-        }
+        to_the_end.after_batch(batch.len(), &cursor.next_offsets())?;
         let batch: Vec<StoredEvent> = batch
             .into_iter()
             .filter(|e| {

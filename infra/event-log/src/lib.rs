@@ -19,6 +19,7 @@ mod position;
 mod read_ahead;
 pub mod sqlite;
 mod subset;
+mod to_the_end;
 
 pub use append_check::check_append;
 pub use envelope::{
@@ -30,3 +31,4 @@ pub use port::{AppendOutcome, AppendRequest, EventLog, LogCursor, StoredEvent};
 pub use position::{Position, PositionToken, PositionTokenError};
 pub use read_ahead::{ReadAhead, ReadBatch};
 pub use subset::SubsetCursor;
+pub use to_the_end::{STALL_LIMIT, ToTheEnd};

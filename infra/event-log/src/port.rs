@@ -4,7 +4,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::{EventEnvelope, LogError, Position, partition_for};
+use crate::{EventEnvelope, LogError, Position, STALL_LIMIT, ToTheEnd, partition_for};
 
 /// A batch of events for one stream, all produced by one command.
 #[derive(Clone, Debug)]
@@ -96,19 +96,14 @@ pub trait EventLog: Send + Sync + 'static {
     /// type. This default walks the whole log; adapters with an index do
     /// better.
     async fn streams_of_tenant(&self, tenant: Uuid) -> Result<Vec<(Uuid, String)>, LogError> {
-        let ends = self.end_offsets().await?;
+        let mut to_the_end = ToTheEnd::new(self.end_offsets().await?, STALL_LIMIT);
         let mut cursor = self.cursor(BTreeMap::new()).await?;
         let mut streams = BTreeMap::new();
-        while ends
-            .iter()
-            .any(|(p, end)| cursor.next_offsets().get(p).copied().unwrap_or(0) < *end)
-        {
+        while to_the_end.behind(&cursor.next_offsets()) {
             let batch = cursor
                 .next_batch(10_000, Duration::from_millis(200))
                 .await?;
-            if batch.is_empty() {
-                break;
-            }
+            to_the_end.after_batch(batch.len(), &cursor.next_offsets())?;
             for event in batch.iter().filter(|e| e.envelope.tenant == tenant) {
                 streams
                     .entry(event.envelope.subject)

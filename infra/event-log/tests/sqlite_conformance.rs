@@ -127,6 +127,96 @@ mod separate_reader {
     }
 }
 
+/// A log whose readers come up empty at first, as a Kafka cursor does
+/// while its first fetch is on its way on a loaded machine: reads towards
+/// known ends (scans, audits, replays) must wait it out, not stop there.
+struct SlowStart(SqliteEventLog);
+
+/// Empty batches a `SlowStart` cursor gives before its first events.
+const EMPTY_FIRST: usize = 3;
+
+struct SlowCursor {
+    inner: Box<dyn LogCursor>,
+    empty_left: usize,
+}
+
+#[async_trait::async_trait]
+impl LogCursor for SlowCursor {
+    async fn next_batch(
+        &mut self,
+        max: usize,
+        wait: std::time::Duration,
+    ) -> Result<Vec<StoredEvent>, LogError> {
+        if self.empty_left > 0 {
+            self.empty_left -= 1;
+            tokio::time::sleep(wait.min(std::time::Duration::from_millis(20))).await;
+            return Ok(Vec::new());
+        }
+        self.inner.next_batch(max, wait).await
+    }
+    fn next_offsets(&self) -> BTreeMap<u32, u64> {
+        self.inner.next_offsets()
+    }
+}
+
+#[async_trait::async_trait]
+impl EventLog for SlowStart {
+    fn partitions(&self) -> u32 {
+        self.0.partitions()
+    }
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, LogError> {
+        self.0.append(request).await
+    }
+    async fn command_outcome(
+        &self,
+        aggregate_id: uuid::Uuid,
+        command_id: uuid::Uuid,
+    ) -> Result<Option<AppendOutcome>, LogError> {
+        self.0.command_outcome(aggregate_id, command_id).await
+    }
+    async fn read_stream(&self, aggregate_id: uuid::Uuid) -> Result<Vec<StoredEvent>, LogError> {
+        self.0.read_stream(aggregate_id).await
+    }
+    async fn end_offsets(&self) -> Result<BTreeMap<u32, u64>, LogError> {
+        self.0.end_offsets().await
+    }
+    async fn cursor(&self, from: BTreeMap<u32, u64>) -> Result<Box<dyn LogCursor>, LogError> {
+        Ok(Box::new(SlowCursor {
+            inner: self.0.cursor(from).await?,
+            empty_left: EMPTY_FIRST,
+        }))
+    }
+}
+
+async fn slow_start() -> (TempDir, Arc<dyn EventLog>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = SqliteEventLog::open(&dir.path().join("events.db"), SqliteLogOptions::default())
+        .await
+        .expect("log");
+    (dir, Arc::new(SlowStart(log)))
+}
+
+mod slow_reader {
+    use super::*;
+
+    // The default `streams_of_tenant` walks the log to its end.
+    conformance!(slow_start: streams_of_a_tenant_are_found);
+
+    #[tokio::test]
+    async fn an_audit_walks_past_empty_batches_to_the_end() {
+        let (_dir, log) = slow_start().await;
+        for _ in 0..5 {
+            let request = suite::request(uuid::Uuid::now_v7(), 0, GENESIS_HASH, 2);
+            log.append(request).await.expect("append");
+        }
+        let report = studio_event_log::audit::walk(log.as_ref(), None, |_| {})
+            .await
+            .expect("walk");
+        assert_eq!(report.events, 10, "the walk stopped before the end");
+        assert!(report.breaks.is_empty() && report.truncated.is_empty());
+    }
+}
+
 /// Two writers of one file, as when the pipeline runs in a process of its
 /// own beside the command API: appends alternate between them, reads go
 /// through the first, which learns of the second's appends from the file.
