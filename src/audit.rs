@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use studio_domain::AggregateType;
 use studio_domain::history::{RecordedEvent, Step, steps};
 use studio_event_log::audit::{LogDigest, walk};
-use studio_event_log::{EventLog, Position, STALL_LIMIT, StoredEvent, ToTheEnd};
+use studio_event_log::{EventLog, Position, StoredEvent, ToTheEnd};
 use studio_privacy::PersonalData;
 use uuid::Uuid;
 
@@ -263,7 +263,7 @@ async fn scan(
 ) -> anyhow::Result<Vec<StoredEvent>> {
     let ends = log.end_offsets().await?;
     let bar = progress_bar(ends.values().sum(), "scanning");
-    let mut to_the_end = ToTheEnd::new(ends, STALL_LIMIT);
+    let mut to_the_end = ToTheEnd::new(ends);
     let mut cursor = log.cursor(Default::default()).await?;
     let mut kept = Vec::new();
     let mut seen = 0;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::ProgressBar;
-use studio_event_log::{EventLog, ReadAhead, STALL_LIMIT, ToTheEnd};
+use studio_event_log::{EventLog, ReadAhead, ToTheEnd};
 use studio_projections::Projection;
 use studio_projections::relational::{ReadModelVersion, Relational, postgres};
 
@@ -235,7 +235,7 @@ pub(crate) async fn project(
     };
     let mut next = from.clone();
     let mut batches = ReadAhead::new(log.cursor(from).await?, 5000, Duration::from_millis(200));
-    let mut to_the_end = ToTheEnd::new(ends.clone(), STALL_LIMIT);
+    let mut to_the_end = ToTheEnd::new(ends.clone());
     let (mut read, mut applied) = (0u64, 0u64);
     while to_the_end.behind(&next) {
         let (batch, after) = batches.next().await?;

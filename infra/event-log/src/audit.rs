@@ -419,7 +419,7 @@ pub async fn walk(
         ChainVerifier::allowing_offset_gaps()
     };
     let mut cursor = log.cursor(BTreeMap::new()).await?;
-    let mut to_the_end = crate::ToTheEnd::new(reachable.clone(), crate::STALL_LIMIT);
+    let mut to_the_end = crate::ToTheEnd::new(reachable.clone());
     while to_the_end.behind(&cursor.next_offsets()) {
         let batch = cursor
             .next_batch(10_000, std::time::Duration::from_millis(200))

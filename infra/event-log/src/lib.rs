@@ -31,4 +31,4 @@ pub use port::{AppendOutcome, AppendRequest, EventLog, LogCursor, StoredEvent};
 pub use position::{Position, PositionToken, PositionTokenError};
 pub use read_ahead::{ReadAhead, ReadBatch};
 pub use subset::SubsetCursor;
-pub use to_the_end::{STALL_LIMIT, ToTheEnd};
+pub use to_the_end::ToTheEnd;

@@ -4,7 +4,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::{EventEnvelope, LogError, Position, STALL_LIMIT, ToTheEnd, partition_for};
+use crate::{EventEnvelope, LogError, Position, ToTheEnd, partition_for};
 
 /// A batch of events for one stream, all produced by one command.
 #[derive(Clone, Debug)]
@@ -96,7 +96,7 @@ pub trait EventLog: Send + Sync + 'static {
     /// type. This default walks the whole log; adapters with an index do
     /// better.
     async fn streams_of_tenant(&self, tenant: Uuid) -> Result<Vec<(Uuid, String)>, LogError> {
-        let mut to_the_end = ToTheEnd::new(self.end_offsets().await?, STALL_LIMIT);
+        let mut to_the_end = ToTheEnd::new(self.end_offsets().await?);
         let mut cursor = self.cursor(BTreeMap::new()).await?;
         let mut streams = BTreeMap::new();
         while to_the_end.behind(&cursor.next_offsets()) {

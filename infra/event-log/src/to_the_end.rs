@@ -7,14 +7,14 @@ use crate::LogError;
 
 /// How long a read towards known ends waits for its next event before it
 /// fails.
-pub const STALL_LIMIT: Duration = Duration::from_secs(60);
+const STALL_LIMIT: Duration = Duration::from_secs(60);
 
 /// Watches a read towards ends known to hold events. An empty batch there
 /// means the log was slow, not that the rest is gone: a Kafka cursor's
 /// first fetch on a loaded machine can take longer than a batch's wait,
 /// and a replay that stopped at it reported "0 of 0 events" as a success.
-/// So the read goes on, and fails after `limit` without an event rather
-/// than passing part of the log off as all of it.
+/// So the read goes on, and fails after `STALL_LIMIT` without an event
+/// rather than passing part of the log off as all of it.
 pub struct ToTheEnd {
     ends: BTreeMap<u32, u64>,
     last_event: Instant,
@@ -22,7 +22,11 @@ pub struct ToTheEnd {
 }
 
 impl ToTheEnd {
-    pub fn new(ends: BTreeMap<u32, u64>, limit: Duration) -> Self {
+    pub fn new(ends: BTreeMap<u32, u64>) -> Self {
+        Self::with_limit(ends, STALL_LIMIT)
+    }
+
+    fn with_limit(ends: BTreeMap<u32, u64>, limit: Duration) -> Self {
         Self {
             ends,
             last_event: Instant::now(),
@@ -77,7 +81,7 @@ mod tests {
 
     #[test]
     fn an_empty_batch_within_the_limit_is_waited_out() {
-        let mut read = ToTheEnd::new(offsets(&[(0, 5)]), Duration::from_secs(60));
+        let mut read = ToTheEnd::with_limit(offsets(&[(0, 5)]), Duration::from_secs(60));
         assert!(read.behind(&offsets(&[])));
         assert!(read.after_batch(0, &offsets(&[])).is_ok());
         assert!(read.after_batch(3, &offsets(&[(0, 3)])).is_ok());
@@ -87,7 +91,7 @@ mod tests {
 
     #[test]
     fn no_event_for_the_limit_is_an_error_naming_what_is_short() {
-        let mut read = ToTheEnd::new(offsets(&[(0, 5), (1, 2)]), Duration::ZERO);
+        let mut read = ToTheEnd::with_limit(offsets(&[(0, 5), (1, 2)]), Duration::ZERO);
         let Err(LogError::Unavailable(message)) = read.after_batch(0, &offsets(&[(1, 2)])) else {
             panic!("a stalled read must fail");
         };
@@ -100,7 +104,7 @@ mod tests {
 
     #[test]
     fn an_event_restarts_the_wait() {
-        let mut read = ToTheEnd::new(offsets(&[(0, 5)]), Duration::from_millis(50));
+        let mut read = ToTheEnd::with_limit(offsets(&[(0, 5)]), Duration::from_millis(50));
         std::thread::sleep(Duration::from_millis(60));
         assert!(read.after_batch(1, &offsets(&[(0, 1)])).is_ok());
         assert!(read.after_batch(0, &offsets(&[(0, 1)])).is_ok());
