@@ -2,13 +2,15 @@
 //! with two command processors (`studio command-processor` processes),
 //! beside the raw produce rate of the same payloads on the same broker in
 //! the same run (a bare idempotent rdkafka producer, acks=all: Kafka
-//! without our guarantees).
+//! without our guarantees), and Kafka's bare exactly-once round trip as a
+//! floor under the commands' latency (`floor`).
 //!
 //!     eval "$(bash infra/local/up.sh kafka)"
 //!     cargo bench --bench kafka
 //!     BENCH_PARTITIONS=2 cargo bench --bench kafka
 //!     BENCH_PROCESSOR_LOG=studio_kafka_log=debug cargo bench --bench kafka  # owners' batch timings
 //!     BENCH_STUDIO=/tmp/studio-a cargo bench --bench kafka  # the processors of another build
+//!     BENCH_FLOOR_ONLY=1 cargo bench --bench kafka  # only the bare exactly-once floor
 //!
 //! The processors are the `studio` binary this bench was built with, at a
 //! fixed path that the next build overwrites: to compare two builds, copy
@@ -34,6 +36,8 @@ use studio_event_log::{EventLog, GENESIS_HASH};
 use studio_kafka_log::{KafkaConfig, KafkaEventLog, ensure_topics};
 use tokio::sync::Mutex;
 use uuid::Uuid;
+
+mod floor;
 
 /// `BENCH_PARTITIONS`, 8 by default (as `studio`'s default).
 fn partitions() -> u32 {
@@ -299,6 +303,24 @@ async fn main() {
         brokers(),
         studio_binary()
     );
+    if std::env::var_os("BENCH_FLOOR_ONLY").is_none() {
+        processors_and_raw().await;
+    }
+    let mut floors = Vec::new();
+    for shape in floor::SHAPES {
+        let config = fresh_config("floor");
+        ensure_topics(&config).await.expect("topics");
+        let ((alone50, alone99), [p50, p90, p99]) = floor::measure(&config, shape).await;
+        println!(
+            "bare exactly-once round trip, {shape}: one at a time p50 {alone50:.1} ms, p99 {alone99:.1} ms; at {RATE}/s p50 {p50:.1} ms, p90 {p90:.1} ms, p99 {p99:.1} ms"
+        );
+        floors.push(config);
+    }
+    delete_topics(&floors).await;
+}
+
+/// Our commands with one and with two processors, then the raw produce.
+async fn processors_and_raw() {
     let mut rows = Vec::new();
     let mut used = Vec::new();
     for processors in [1, 2] {
