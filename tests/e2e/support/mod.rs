@@ -389,8 +389,13 @@ impl Server {
 
     /// Waits until the read model has applied everything in the log.
     pub async fn settle(&self) {
+        self.settle_within(Duration::from_secs(30)).await;
+    }
+
+    /// As `settle`, for a backlog that may take longer than most.
+    pub async fn settle_within(&self, limit: Duration) {
         let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + limit;
         loop {
             let ready: Value = client
                 .get(format!("{}/ready", self.base))
