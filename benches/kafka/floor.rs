@@ -233,21 +233,8 @@ async fn fenced(config: &KafkaConfig, name: &str) -> FutureProducer {
 /// one transaction, with the events topic's same partition; the batches
 /// take the `producers` in turns.
 async fn transform(config: KafkaConfig, partitions: Vec<i32>, producers: Vec<FutureProducer>) {
-    let consumer: StreamConsumer = client(&config)
-        .set("group.id", format!("{}.floor", config.topic_prefix))
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_uncommitted")
-        .set("fetch.wait.max.ms", "5")
-        .create()
-        .expect("a consumer");
     let requests = config.requests_topic();
-    let mut assignment = TopicPartitionList::new();
-    for &partition in &partitions {
-        assignment
-            .add_partition_offset(&requests, partition, Offset::Beginning)
-            .expect("assignment");
-    }
-    consumer.assign(&assignment).expect("assigned");
+    let consumer = reader(&config, "floor", "read_uncommitted", &requests, &partitions);
     let (events, replies) = (config.events_topic(), config.replies_topic());
     for producer in producers.iter().cycle() {
         // As the processors' request loop does: a first request, then
@@ -311,18 +298,8 @@ async fn transform(config: KafkaConfig, partitions: Vec<i32>, producers: Vec<Fut
 
 /// Reads the replies (committed ones only) and wakes their requests.
 async fn read_replies(config: KafkaConfig, waiting: Waiting) {
-    let consumer: StreamConsumer = client(&config)
-        .set("group.id", format!("{}.floor-replies", config.topic_prefix))
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .set("fetch.wait.max.ms", "5")
-        .create()
-        .expect("a consumer");
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(&config.replies_topic(), 0, Offset::Beginning)
-        .expect("assignment");
-    consumer.assign(&assignment).expect("assigned");
+    let replies = config.replies_topic();
+    let consumer = reader(&config, "floor-replies", "read_committed", &replies, &[0]);
     loop {
         let message = consumer.recv().await.expect("a reply");
         let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
@@ -330,4 +307,30 @@ async fn read_replies(config: KafkaConfig, waiting: Waiting) {
             let _ = answered.send(());
         }
     }
+}
+
+/// A consumer of `partitions` of `topic` from their beginning (the
+/// topics are the run's own), polling as the processors' do.
+fn reader(
+    config: &KafkaConfig,
+    group: &str,
+    isolation: &str,
+    topic: &str,
+    partitions: &[i32],
+) -> StreamConsumer {
+    let consumer: StreamConsumer = client(config)
+        .set("group.id", format!("{}.{group}", config.topic_prefix))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", isolation)
+        .set("fetch.wait.max.ms", "5")
+        .create()
+        .expect("a consumer");
+    let mut assignment = TopicPartitionList::new();
+    for &partition in partitions {
+        assignment
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .expect("assignment");
+    }
+    consumer.assign(&assignment).expect("assigned");
+    consumer
 }
