@@ -267,11 +267,7 @@ async fn scan(
     let mut cursor = log.cursor(Default::default()).await?;
     let mut kept = Vec::new();
     let mut seen = 0;
-    while to_the_end.behind(&cursor.next_offsets()) {
-        let batch = cursor
-            .next_batch(10_000, std::time::Duration::from_millis(200))
-            .await?;
-        to_the_end.after_batch(batch.len(), &cursor.next_offsets())?;
+    while let Some(batch) = to_the_end.next_batch(cursor.as_mut()).await? {
         seen += batch.len() as u64;
         bar.set_position(seen);
         kept.extend(batch.into_iter().filter(|e| keep(e)));

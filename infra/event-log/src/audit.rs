@@ -420,11 +420,7 @@ pub async fn walk(
     };
     let mut cursor = log.cursor(BTreeMap::new()).await?;
     let mut to_the_end = crate::ToTheEnd::new(reachable.clone());
-    while to_the_end.behind(&cursor.next_offsets()) {
-        let batch = cursor
-            .next_batch(10_000, std::time::Duration::from_millis(200))
-            .await?;
-        to_the_end.after_batch(batch.len(), &cursor.next_offsets())?;
+    while let Some(batch) = to_the_end.next_batch(cursor.as_mut()).await? {
         let batch: Vec<StoredEvent> = batch
             .into_iter()
             .filter(|e| {

@@ -99,11 +99,7 @@ pub trait EventLog: Send + Sync + 'static {
         let mut to_the_end = ToTheEnd::new(self.end_offsets().await?);
         let mut cursor = self.cursor(BTreeMap::new()).await?;
         let mut streams = BTreeMap::new();
-        while to_the_end.behind(&cursor.next_offsets()) {
-            let batch = cursor
-                .next_batch(10_000, Duration::from_millis(200))
-                .await?;
-            to_the_end.after_batch(batch.len(), &cursor.next_offsets())?;
+        while let Some(batch) = to_the_end.next_batch(cursor.as_mut()).await? {
             for event in batch.iter().filter(|e| e.envelope.tenant == tenant) {
                 streams
                     .entry(event.envelope.subject)

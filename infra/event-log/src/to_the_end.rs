@@ -3,11 +3,14 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::LogError;
+use crate::{LogCursor, LogError, StoredEvent};
 
 /// How long a read towards known ends waits for its next event before it
 /// fails.
 const STALL_LIMIT: Duration = Duration::from_secs(60);
+/// A batch of `next_batch`, and how long the cursor waits for one.
+const BATCH_EVENTS: usize = 10_000;
+const BATCH_WAIT: Duration = Duration::from_millis(200);
 
 /// Watches a read towards ends known to hold events. An empty batch there
 /// means the log was slow, not that the rest is gone: a Kafka cursor's
@@ -32,6 +35,22 @@ impl ToTheEnd {
             last_event: Instant::now(),
             limit,
         }
+    }
+
+    /// The cursor's next batch, `None` once it has reached the ends. Empty
+    /// batches on the way are waited past, up to the limit.
+    pub async fn next_batch(
+        &mut self,
+        cursor: &mut dyn LogCursor,
+    ) -> Result<Option<Vec<StoredEvent>>, LogError> {
+        while self.behind(&cursor.next_offsets()) {
+            let batch = cursor.next_batch(BATCH_EVENTS, BATCH_WAIT).await?;
+            self.after_batch(batch.len(), &cursor.next_offsets())?;
+            if !batch.is_empty() {
+                return Ok(Some(batch));
+            }
+        }
+        Ok(None)
     }
 
     /// Whether `next` (each partition's next offset) is short of an end.
